@@ -64,7 +64,7 @@ internal sealed class RequestScheduler
     /// queue is full. Cancelling <paramref name="cancellationToken"/> while waiting removes the request from the queue.
     /// </summary>
     [SuppressMessage("Reliability", "CA2000", Justification = "The lease belongs to the caller, who disposes it to free the slot.")]
-    public ValueTask<SchedulerLease> EnterAsync(RequestPriority priority, CancellationToken cancellationToken = default)
+    public Task<SchedulerLease> EnterAsync(RequestPriority priority, CancellationToken cancellationToken = default)
     {
         if ((uint)priority >= (uint)_queues.Length)
         {
@@ -98,7 +98,7 @@ internal sealed class RequestScheduler
         OnChanged();
         if (waiter is null)
         {
-            return ValueTask.FromResult(new SchedulerLease(this));
+            return Task.FromResult(new SchedulerLease(this));
         }
 
         if (cancellationToken.CanBeCanceled)
@@ -106,7 +106,7 @@ internal sealed class RequestScheduler
             waiter.Registration = cancellationToken.Register(static (state, token) => ((Waiter)state!).Cancel(token), waiter);
         }
 
-        return new ValueTask<SchedulerLease>(waiter.Completion.Task);
+        return waiter.Completion.Task;
     }
 
     [SuppressMessage("Reliability", "CA2000", Justification = "The lease belongs to the waiter, who disposes it to free the slot.")]
