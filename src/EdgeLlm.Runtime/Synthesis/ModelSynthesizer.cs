@@ -14,6 +14,7 @@ internal static class ModelSynthesizer
     public const string ModelFile = "model.onnx";
     public const string DataFile = "model.onnx.data";
     public const string SynthInfoFile = "edgellm_synth.json";
+    public const string GenAiConfigFile = "genai_config.json";
 
     private static readonly JsonWriterOptions WriterOptions = new() { Indented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
@@ -52,15 +53,44 @@ internal static class ModelSynthesizer
         }
 
         var folder = Path.GetFullPath(options.OutputDirectory);
-        Directory.CreateDirectory(folder);
-        var int4 = options.Quant == "int4";
+        RefuseToReplaceARealModel(folder);
 
-        progress?.Report($"writing {family.Name} {shape.Name} {options.Quant} to {folder}");
+        // Everything is written to a staging folder beside the files and moved into place at the end,
+        // so a failure or cancellation never leaves a half-written model under the final names.
+        var staging = Path.Combine(folder, $".synth-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(staging);
+        try
+        {
+            var result = WriteAll(staging, family, shape, options, progress, cancellationToken);
+            var files = new List<string>();
+            foreach (var name in FileNames)
+            {
+                var target = Path.Combine(folder, name);
+                File.Move(Path.Combine(staging, name), target, overwrite: true);
+                files.Add(target);
+            }
+
+            return result with { Files = files };
+        }
+        finally
+        {
+            Directory.Delete(staging, recursive: true);
+        }
+    }
+
+    private static readonly string[] FileNames =
+    [
+        ModelFile, DataFile, GenAiConfigFile, TokenizerSynthesizer.TokenizerFile, TokenizerSynthesizer.ConfigFile, SynthInfoFile,
+    ];
+
+    private static SynthesisResult WriteAll(string folder, ModelFamily family, ModelShape shape, SynthesisOptions options, IProgress<string>? progress, CancellationToken cancellationToken)
+    {
+        progress?.Report($"writing {family.Name} {shape.Name} {options.Quant} (seed {options.Seed})");
         OnnxGraph graph;
         long parameters, inlineBytes, dataBytes;
         using (var data = new ExternalDataWriter(Path.Combine(folder, DataFile), DataFile))
         {
-            (graph, parameters, inlineBytes) = DecoderGraph.Build(shape, family, int4, data, options.Seed, progress, cancellationToken);
+            (graph, parameters, inlineBytes) = DecoderGraph.Build(shape, family, options.Quant == "int4", data, options.Seed, progress, cancellationToken);
             dataBytes = data.Length;
         }
 
@@ -76,14 +106,27 @@ internal static class ModelSynthesizer
 
         progress?.Report("tokenizer and configuration");
         TokenizerSynthesizer.Write(folder, family, shape.VocabSize, shape.ContextLength);
-        WriteGenAiConfig(Path.Combine(folder, "genai_config.json"), family, shape);
+        WriteGenAiConfig(Path.Combine(folder, GenAiConfigFile), family, shape);
         WriteSynthInfo(Path.Combine(folder, SynthInfoFile), options, parameters);
+        return new SynthesisResult(parameters, dataBytes + inlineBytes, []);
+    }
 
-        string[] files =
-        [
-            ModelFile, DataFile, "genai_config.json", TokenizerSynthesizer.TokenizerFile, TokenizerSynthesizer.ConfigFile, SynthInfoFile,
-        ];
-        return new SynthesisResult(parameters, dataBytes + inlineBytes, files.Select(f => Path.Combine(folder, f)).ToArray());
+    // Synthesizing over a downloaded model would destroy real weights with random ones.
+    private static void RefuseToReplaceARealModel(string folder)
+    {
+        if (!Directory.Exists(folder) || File.Exists(Path.Combine(folder, SynthInfoFile)))
+        {
+            return;
+        }
+
+        foreach (var name in FileNames)
+        {
+            if (File.Exists(Path.Combine(folder, name)))
+            {
+                throw new IOException(
+                    $"'{folder}' already holds {name} of a model that `edgellm model synth` did not write; choose an empty folder so real weights are not replaced.");
+            }
+        }
     }
 
     private static ArgumentException Unknown(string what, string value, IReadOnlyList<string> valid) =>

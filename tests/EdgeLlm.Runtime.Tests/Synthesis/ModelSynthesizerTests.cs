@@ -169,6 +169,65 @@ public sealed class ModelSynthesizerTests
     }
 
     [Theory]
+    [InlineData("qwen2", "fp32")]
+    [InlineData("llama", "int4")]
+    public void Parameter_count_covers_every_weight_of_the_architecture(string family, string quant)
+    {
+        using var dir = TestPaths.NewTempDir();
+        var result = ModelSynthesizer.Synthesize(new SynthesisOptions(family, "tiny", quant, dir.Path, Seed: 1));
+
+        var s = ModelShape.All.Single(x => x.Name == "tiny");
+        long h = s.HiddenSize, qkv = s.QSize + (2 * s.KvSize);
+        var perLayer = (2 * h) + (h * qkv) + (family == "qwen2" ? qkv : 0) + (s.QSize * h) + (3 * h * s.IntermediateSize);
+        var expected = (s.VocabSize * h) + (s.Layers * perLayer) + h + (h * s.VocabSize);
+        Assert.Equal(expected, result.Parameters);
+        Assert.Equal(6, result.Files.Count);
+        Assert.All(result.Files, f => Assert.True(File.Exists(f), f));
+        Assert.Empty(Directory.GetDirectories(dir.Path));
+    }
+
+    [Fact]
+    public void Cancelled_synthesis_leaves_no_files_behind()
+    {
+        using var dir = TestPaths.NewTempDir();
+        using var cts = new CancellationTokenSource();
+        var progress = new SynchronousProgress(message =>
+        {
+            if (message.StartsWith("layer 2", StringComparison.Ordinal))
+            {
+                cts.Cancel();
+            }
+        });
+
+        Assert.ThrowsAny<OperationCanceledException>(() =>
+            ModelSynthesizer.Synthesize(new SynthesisOptions("qwen2", "tiny", "int4", dir.Path, Seed: 1), progress, cts.Token));
+        Assert.Empty(Directory.EnumerateFileSystemEntries(dir.Path));
+    }
+
+    [Fact]
+    public void A_folder_holding_a_model_that_was_not_synthesized_is_not_overwritten()
+    {
+        using var dir = TestPaths.NewTempDir();
+        var real = Path.Combine(dir.Path, "model.onnx");
+        File.WriteAllText(real, "real weights");
+
+        var ex = Assert.Throws<IOException>(() => ModelSynthesizer.Synthesize(new SynthesisOptions("qwen2", "tiny", "fp32", dir.Path, Seed: 1)));
+        Assert.Contains("model.onnx", ex.Message, StringComparison.Ordinal);
+        Assert.Equal("real weights", File.ReadAllText(real));
+    }
+
+    [Fact]
+    public void A_synthesized_folder_can_be_synthesized_again()
+    {
+        using var dir = TestPaths.NewTempDir();
+        ModelSynthesizer.Synthesize(new SynthesisOptions("qwen2", "tiny", "fp32", dir.Path, Seed: 1));
+        var again = ModelSynthesizer.Synthesize(new SynthesisOptions("phi3", "tiny", "int4", dir.Path, Seed: 2));
+
+        Assert.Equal("phi3", GenAiConfig.Load(dir.Path).ModelType);
+        Assert.Equal(again.Files.Order(), Directory.GetFiles(dir.Path).Order());
+    }
+
+    [Theory]
     [InlineData("mistral", "tiny", "fp32", "family", "qwen2, llama, phi3")]
     [InlineData("qwen2", "huge", "fp32", "shape", "tiny, qwen2.5-0.5b")]
     [InlineData("qwen2", "tiny", "int8", "quant", "fp32, int4")]
@@ -185,5 +244,11 @@ public sealed class ModelSynthesizerTests
     {
         var mean = values.Average();
         return Math.Sqrt(values.Average(v => (v - mean) * (v - mean)));
+    }
+
+    // Progress<T> posts to the thread pool; the cancellation test needs the callback before the next layer.
+    private sealed class SynchronousProgress(Action<string> report) : IProgress<string>
+    {
+        public void Report(string value) => report(value);
     }
 }
