@@ -1,4 +1,3 @@
-using System.Text.Encodings.Web;
 using System.Text.Json;
 using EdgeLlm.Runtime.Onnx;
 
@@ -15,8 +14,6 @@ internal static class ModelSynthesizer
     public const string DataFile = "model.onnx.data";
     public const string SynthInfoFile = "edgellm_synth.json";
     public const string GenAiConfigFile = "genai_config.json";
-
-    private static readonly JsonWriterOptions WriterOptions = new() { Indented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     /// <summary>The decoder families: qwen2, llama, phi3.</summary>
     public static IReadOnlyList<string> Families { get; } = ModelFamily.All.Select(f => f.Name).ToArray();
@@ -135,80 +132,82 @@ internal static class ModelSynthesizer
     private static void WriteGenAiConfig(string path, ModelFamily family, ModelShape shape)
     {
         var ids = TokenizerSynthesizer.SpecialTokenIds(family, shape.VocabSize);
-        using var stream = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None);
-        using var w = new Utf8JsonWriter(stream, WriterOptions);
-        w.WriteStartObject();
-        w.WriteStartObject("model");
-        w.WriteNumber("bos_token_id", ids[family.BosToken ?? family.PadToken]);
-        w.WriteNumber("context_length", shape.ContextLength);
-        w.WriteStartObject("decoder");
-        w.WriteStartObject("session_options");
-        w.WriteString("log_id", "onnxruntime-genai");
-        w.WriteStartArray("provider_options");
-        w.WriteEndArray();
-        w.WriteEndObject();
-        w.WriteString("filename", ModelFile);
-        w.WriteNumber("head_size", shape.HeadSize);
-        w.WriteNumber("hidden_size", shape.HiddenSize);
-        w.WriteStartObject("inputs");
-        w.WriteString("input_ids", DecoderGraph.InputIds);
-        w.WriteString("attention_mask", DecoderGraph.AttentionMask);
-        w.WriteString("past_key_names", "past_key_values.%d.key");
-        w.WriteString("past_value_names", "past_key_values.%d.value");
-        w.WriteEndObject();
-        w.WriteStartObject("outputs");
-        w.WriteString("logits", DecoderGraph.Logits);
-        w.WriteString("present_key_names", "present.%d.key");
-        w.WriteString("present_value_names", "present.%d.value");
-        w.WriteEndObject();
-        w.WriteNumber("num_attention_heads", shape.Heads);
-        w.WriteNumber("num_hidden_layers", shape.Layers);
-        w.WriteNumber("num_key_value_heads", shape.KvHeads);
-        w.WriteEndObject();
-        w.WriteStartArray("eos_token_id");
-        foreach (var eos in family.EosTokens)
+        JsonFile.Write(path, w =>
         {
-            w.WriteNumberValue(ids[eos]);
-        }
+            w.WriteStartObject();
+            w.WriteStartObject("model");
+            w.WriteNumber("bos_token_id", ids[family.BosToken ?? family.PadToken]);
+            w.WriteNumber("context_length", shape.ContextLength);
+            w.WriteStartObject("decoder");
+            w.WriteStartObject("session_options");
+            w.WriteString("log_id", "onnxruntime-genai");
+            w.WriteStartArray("provider_options");
+            w.WriteEndArray();
+            w.WriteEndObject();
+            w.WriteString("filename", ModelFile);
+            w.WriteNumber("head_size", shape.HeadSize);
+            w.WriteNumber("hidden_size", shape.HiddenSize);
+            w.WriteStartObject("inputs");
+            w.WriteString("input_ids", DecoderGraph.InputIds);
+            w.WriteString("attention_mask", DecoderGraph.AttentionMask);
+            w.WriteString("past_key_names", "past_key_values.%d.key");
+            w.WriteString("past_value_names", "past_key_values.%d.value");
+            w.WriteEndObject();
+            w.WriteStartObject("outputs");
+            w.WriteString("logits", DecoderGraph.Logits);
+            w.WriteString("present_key_names", "present.%d.key");
+            w.WriteString("present_value_names", "present.%d.value");
+            w.WriteEndObject();
+            w.WriteNumber("num_attention_heads", shape.Heads);
+            w.WriteNumber("num_hidden_layers", shape.Layers);
+            w.WriteNumber("num_key_value_heads", shape.KvHeads);
+            w.WriteEndObject();
+            w.WriteStartArray("eos_token_id");
+            foreach (var eos in family.EosTokens)
+            {
+                w.WriteNumberValue(ids[eos]);
+            }
 
-        w.WriteEndArray();
-        w.WriteNumber("pad_token_id", ids[family.PadToken]);
-        w.WriteString("type", family.ModelType);
-        w.WriteNumber("vocab_size", shape.VocabSize);
-        w.WriteEndObject();
+            w.WriteEndArray();
+            w.WriteNumber("pad_token_id", ids[family.PadToken]);
+            w.WriteString("type", family.ModelType);
+            w.WriteNumber("vocab_size", shape.VocabSize);
+            w.WriteEndObject();
 
-        // Greedy by default: a random model has nothing to gain from sampling, and greedy output is reproducible.
-        w.WriteStartObject("search");
-        w.WriteNumber("diversity_penalty", 0.0);
-        w.WriteBoolean("do_sample", false);
-        w.WriteBoolean("early_stopping", true);
-        w.WriteNumber("length_penalty", 1.0);
-        w.WriteNumber("max_length", shape.ContextLength);
-        w.WriteNumber("min_length", 0);
-        w.WriteNumber("no_repeat_ngram_size", 0);
-        w.WriteNumber("num_beams", 1);
-        w.WriteNumber("num_return_sequences", 1);
-        w.WriteBoolean("past_present_share_buffer", true);
-        w.WriteNumber("repetition_penalty", 1.0);
-        w.WriteNumber("temperature", 1.0);
-        w.WriteNumber("top_k", 1);
-        w.WriteNumber("top_p", 1.0);
-        w.WriteEndObject();
-        w.WriteEndObject();
+            // Greedy by default: a random model has nothing to gain from sampling, and greedy output is reproducible.
+            w.WriteStartObject("search");
+            w.WriteNumber("diversity_penalty", 0.0);
+            w.WriteBoolean("do_sample", false);
+            w.WriteBoolean("early_stopping", true);
+            w.WriteNumber("length_penalty", 1.0);
+            w.WriteNumber("max_length", shape.ContextLength);
+            w.WriteNumber("min_length", 0);
+            w.WriteNumber("no_repeat_ngram_size", 0);
+            w.WriteNumber("num_beams", 1);
+            w.WriteNumber("num_return_sequences", 1);
+            w.WriteBoolean("past_present_share_buffer", true);
+            w.WriteNumber("repetition_penalty", 1.0);
+            w.WriteNumber("temperature", 1.0);
+            w.WriteNumber("top_k", 1);
+            w.WriteNumber("top_p", 1.0);
+            w.WriteEndObject();
+            w.WriteEndObject();
+        });
     }
 
     private static void WriteSynthInfo(string path, SynthesisOptions options, long parameters)
     {
-        using var stream = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None);
-        using var w = new Utf8JsonWriter(stream, WriterOptions);
-        w.WriteStartObject();
-        w.WriteBoolean("synthesized", true);
-        w.WriteString("family", options.Family);
-        w.WriteString("shape", options.Shape);
-        w.WriteString("quant", options.Quant);
-        w.WriteNumber("seed", options.Seed);
-        w.WriteNumber("parameters", parameters);
-        w.WriteString("note", "Random weights written by `edgellm model synth`: for tests and benchmarks only; the output is meaningless text.");
-        w.WriteEndObject();
+        JsonFile.Write(path, w =>
+        {
+            w.WriteStartObject();
+            w.WriteBoolean("synthesized", true);
+            w.WriteString("family", options.Family);
+            w.WriteString("shape", options.Shape);
+            w.WriteString("quant", options.Quant);
+            w.WriteNumber("seed", options.Seed);
+            w.WriteNumber("parameters", parameters);
+            w.WriteString("note", "Random weights written by `edgellm model synth`: for tests and benchmarks only; the output is meaningless text.");
+            w.WriteEndObject();
+        });
     }
 }

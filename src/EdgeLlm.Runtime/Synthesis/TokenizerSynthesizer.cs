@@ -1,4 +1,3 @@
-using System.Text.Encodings.Web;
 using System.Text.Json;
 
 namespace EdgeLlm.Runtime.Synthesis;
@@ -19,8 +18,6 @@ internal static class TokenizerSynthesizer
         @"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
 
     private const string LettersByFrequency = "etaoinshrdlcumwfgypbvkjxqz";
-
-    private static readonly JsonWriterOptions WriterOptions = new() { Indented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     /// <summary>The ids of the family's special tokens for a vocabulary of <paramref name="vocabSize"/>.</summary>
     public static IReadOnlyDictionary<string, int> SpecialTokenIds(ModelFamily family, int vocabSize)
@@ -128,90 +125,97 @@ internal static class TokenizerSynthesizer
 
     private static void WriteTokenizerJson(string path, ModelFamily family, List<string> tokens, List<string> merges, IReadOnlyDictionary<string, int> specials)
     {
-        using var stream = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16);
-        using var w = new Utf8JsonWriter(stream, WriterOptions);
-        w.WriteStartObject();
-        w.WriteString("version", "1.0");
-        w.WriteNull("truncation");
-        w.WriteNull("padding");
-
-        w.WriteStartArray("added_tokens");
-        foreach (var (content, id) in specials.OrderBy(p => p.Value))
+        JsonFile.Write(path, w =>
         {
             w.WriteStartObject();
-            w.WriteNumber("id", id);
-            w.WriteString("content", content);
-            w.WriteBoolean("single_word", false);
-            w.WriteBoolean("lstrip", false);
-            w.WriteBoolean("rstrip", false);
-            w.WriteBoolean("normalized", false);
-            w.WriteBoolean("special", true);
+            w.WriteString("version", "1.0");
+            w.WriteNull("truncation");
+            w.WriteNull("padding");
+
+            w.WriteStartArray("added_tokens");
+            foreach (var (content, id) in specials.OrderBy(p => p.Value))
+            {
+                w.WriteStartObject();
+                w.WriteNumber("id", id);
+                WriteSpecialTokenFields(w, content);
+                w.WriteEndObject();
+            }
+
+            w.WriteEndArray();
+
+            w.WriteStartObject("normalizer");
+            w.WriteString("type", "NFC");
             w.WriteEndObject();
-        }
 
-        w.WriteEndArray();
-
-        w.WriteStartObject("normalizer");
-        w.WriteString("type", "NFC");
-        w.WriteEndObject();
-
-        w.WriteStartObject("pre_tokenizer");
-        w.WriteString("type", "Sequence");
-        w.WriteStartArray("pretokenizers");
-        w.WriteStartObject();
-        w.WriteString("type", "Split");
-        w.WriteStartObject("pattern");
-        w.WriteString("Regex", SplitPattern);
-        w.WriteEndObject();
-        w.WriteString("behavior", "Isolated");
-        w.WriteBoolean("invert", false);
-        w.WriteEndObject();
-        WriteByteLevel(w, null);
-        w.WriteEndArray();
-        w.WriteEndObject();
-
-        if (family.AddBosToken && family.BosToken is { } bos)
-        {
-            w.WriteStartObject("post_processor");
+            w.WriteStartObject("pre_tokenizer");
             w.WriteString("type", "Sequence");
-            w.WriteStartArray("processors");
+            w.WriteStartArray("pretokenizers");
+            w.WriteStartObject();
+            w.WriteString("type", "Split");
+            w.WriteStartObject("pattern");
+            w.WriteString("Regex", SplitPattern);
+            w.WriteEndObject();
+            w.WriteString("behavior", "Isolated");
+            w.WriteBoolean("invert", false);
+            w.WriteEndObject();
             WriteByteLevel(w, null);
-            WriteBosTemplate(w, bos, specials[bos]);
             w.WriteEndArray();
             w.WriteEndObject();
-        }
-        else
-        {
-            WriteByteLevel(w, "post_processor");
-        }
 
-        WriteByteLevel(w, "decoder");
+            if (family.AddBosToken && family.BosToken is { } bos)
+            {
+                w.WriteStartObject("post_processor");
+                w.WriteString("type", "Sequence");
+                w.WriteStartArray("processors");
+                WriteByteLevel(w, null);
+                WriteBosTemplate(w, bos, specials[bos]);
+                w.WriteEndArray();
+                w.WriteEndObject();
+            }
+            else
+            {
+                WriteByteLevel(w, "post_processor");
+            }
 
-        w.WriteStartObject("model");
-        w.WriteString("type", "BPE");
-        w.WriteNull("dropout");
-        w.WriteNull("unk_token");
-        w.WriteString("continuing_subword_prefix", "");
-        w.WriteString("end_of_word_suffix", "");
-        w.WriteBoolean("fuse_unk", false);
-        w.WriteBoolean("byte_fallback", false);
-        w.WriteBoolean("ignore_merges", false);
-        w.WriteStartObject("vocab");
-        for (var id = 0; id < tokens.Count; id++)
-        {
-            w.WriteNumber(tokens[id], id);
-        }
+            WriteByteLevel(w, "decoder");
 
-        w.WriteEndObject();
-        w.WriteStartArray("merges");
-        foreach (var merge in merges)
-        {
-            w.WriteStringValue(merge);
-        }
+            w.WriteStartObject("model");
+            w.WriteString("type", "BPE");
+            w.WriteNull("dropout");
+            w.WriteNull("unk_token");
+            w.WriteString("continuing_subword_prefix", "");
+            w.WriteString("end_of_word_suffix", "");
+            w.WriteBoolean("fuse_unk", false);
+            w.WriteBoolean("byte_fallback", false);
+            w.WriteBoolean("ignore_merges", false);
+            w.WriteStartObject("vocab");
+            for (var id = 0; id < tokens.Count; id++)
+            {
+                w.WriteNumber(tokens[id], id);
+            }
 
-        w.WriteEndArray();
-        w.WriteEndObject();
-        w.WriteEndObject();
+            w.WriteEndObject();
+            w.WriteStartArray("merges");
+            foreach (var merge in merges)
+            {
+                w.WriteStringValue(merge);
+            }
+
+            w.WriteEndArray();
+            w.WriteEndObject();
+            w.WriteEndObject();
+        });
+    }
+
+    // A special token matches as a whole, never normalized or stripped (the same fields in both files).
+    private static void WriteSpecialTokenFields(Utf8JsonWriter w, string content)
+    {
+        w.WriteString("content", content);
+        w.WriteBoolean("single_word", false);
+        w.WriteBoolean("lstrip", false);
+        w.WriteBoolean("rstrip", false);
+        w.WriteBoolean("normalized", false);
+        w.WriteBoolean("special", true);
     }
 
     private static void WriteByteLevel(Utf8JsonWriter w, string? property)
@@ -272,41 +276,37 @@ internal static class TokenizerSynthesizer
 
     private static void WriteTokenizerConfig(string path, ModelFamily family, IReadOnlyDictionary<string, int> specials, int contextLength)
     {
-        using var stream = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None);
-        using var w = new Utf8JsonWriter(stream, WriterOptions);
-        w.WriteStartObject();
-        w.WriteBoolean("add_bos_token", family.AddBosToken);
-        w.WriteBoolean("add_eos_token", false);
-        w.WriteStartObject("added_tokens_decoder");
-        foreach (var (content, id) in specials.OrderBy(p => p.Value))
+        JsonFile.Write(path, w =>
         {
-            w.WriteStartObject(id.ToString(System.Globalization.CultureInfo.InvariantCulture));
-            w.WriteString("content", content);
-            w.WriteBoolean("lstrip", false);
-            w.WriteBoolean("normalized", false);
-            w.WriteBoolean("rstrip", false);
-            w.WriteBoolean("single_word", false);
-            w.WriteBoolean("special", true);
+            w.WriteStartObject();
+            w.WriteBoolean("add_bos_token", family.AddBosToken);
+            w.WriteBoolean("add_eos_token", false);
+            w.WriteStartObject("added_tokens_decoder");
+            foreach (var (content, id) in specials.OrderBy(p => p.Value))
+            {
+                w.WriteStartObject(id.ToString(System.Globalization.CultureInfo.InvariantCulture));
+                WriteSpecialTokenFields(w, content);
+                w.WriteEndObject();
+            }
+
             w.WriteEndObject();
-        }
+            if (family.BosToken is { } bos)
+            {
+                w.WriteString("bos_token", bos);
+            }
+            else
+            {
+                w.WriteNull("bos_token");
+            }
 
-        w.WriteEndObject();
-        if (family.BosToken is { } bos)
-        {
-            w.WriteString("bos_token", bos);
-        }
-        else
-        {
-            w.WriteNull("bos_token");
-        }
-
-        w.WriteString("chat_template", family.ChatTemplate);
-        w.WriteBoolean("clean_up_tokenization_spaces", false);
-        w.WriteString("eos_token", family.EosTokens[0]);
-        w.WriteNumber("model_max_length", contextLength);
-        w.WriteString("pad_token", family.PadToken);
-        w.WriteString("tokenizer_class", family.TokenizerClass);
-        w.WriteNull("unk_token");
-        w.WriteEndObject();
+            w.WriteString("chat_template", family.ChatTemplate);
+            w.WriteBoolean("clean_up_tokenization_spaces", false);
+            w.WriteString("eos_token", family.EosTokens[0]);
+            w.WriteNumber("model_max_length", contextLength);
+            w.WriteString("pad_token", family.PadToken);
+            w.WriteString("tokenizer_class", family.TokenizerClass);
+            w.WriteNull("unk_token");
+            w.WriteEndObject();
+        });
     }
 }

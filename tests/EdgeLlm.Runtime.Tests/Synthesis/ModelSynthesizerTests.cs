@@ -51,18 +51,32 @@ public sealed class ModelSynthesizerTests
         }
     }
 
-    [Fact]
-    public void Decoding_with_the_cache_matches_a_full_recompute()
+    [Theory]
+    [InlineData("fp32")]
+    [InlineData("int4")]
+    public void Cached_decoding_and_chunked_prefill_match_a_full_recompute_in_both_cache_modes(string quant)
     {
         using var dir = TestPaths.NewTempDir();
-        ModelSynthesizer.Synthesize(new SynthesisOptions("qwen2", "tiny", "fp32", dir.Path, Seed: 3));
+        ModelSynthesizer.Synthesize(new SynthesisOptions("qwen2", "tiny", quant, dir.Path, Seed: 3));
         using var harness = new DecoderHarness(dir.Path);
         var vocab = harness.Config.VocabSize;
+        long[] all = [.. Prompt, .. NextToken, 77, 650];
+        var full = harness.RunGrowing(all)[0];
 
-        var cached = harness.RunGrowing(Prompt, NextToken)[1];
-        var full = harness.RunGrowing([.. Prompt, .. NextToken])[0].AsSpan(Prompt.Length * vocab, vocab).ToArray();
-        var maxDiff = cached.Zip(full, (a, b) => Math.Abs(a - b)).Max();
-        Assert.True(maxDiff <= 1e-4, $"cached decode differs from full recompute by {maxDiff}");
+        // Prompt in two chunks, then single tokens: every step's last row must equal the full pass at that position.
+        long[][] steps = [Prompt[..4], Prompt[4..], NextToken, [77], [650]];
+        foreach (var run in new[] { harness.RunGrowing(steps), harness.RunShared(64, steps) })
+        {
+            var position = 0;
+            for (var s = 0; s < steps.Length; s++)
+            {
+                position += steps[s].Length;
+                var last = run[s].AsSpan((steps[s].Length - 1) * vocab, vocab).ToArray();
+                var expected = full.AsSpan((position - 1) * vocab, vocab).ToArray();
+                var maxDiff = last.Zip(expected, (a, b) => Math.Abs(a - b)).Max();
+                Assert.True(maxDiff <= 1e-4, $"step {s}: cached logits differ from the full recompute by {maxDiff}");
+            }
+        }
     }
 
     [Theory]
