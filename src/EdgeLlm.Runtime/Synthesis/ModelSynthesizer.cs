@@ -15,6 +15,11 @@ internal static class ModelSynthesizer
     public const string SynthInfoFile = "edgellm_synth.json";
     public const string GenAiConfigFile = "genai_config.json";
 
+    private static readonly string[] FileNames =
+    [
+        ModelFile, DataFile, GenAiConfigFile, TokenizerSynthesizer.TokenizerFile, TokenizerSynthesizer.ConfigFile, SynthInfoFile,
+    ];
+
     /// <summary>The decoder families: qwen2, llama, phi3.</summary>
     public static IReadOnlyList<string> Families { get; } = ModelFamily.All.Select(f => f.Name).ToArray();
 
@@ -74,11 +79,6 @@ internal static class ModelSynthesizer
             Directory.Delete(staging, recursive: true);
         }
     }
-
-    private static readonly string[] FileNames =
-    [
-        ModelFile, DataFile, GenAiConfigFile, TokenizerSynthesizer.TokenizerFile, TokenizerSynthesizer.ConfigFile, SynthInfoFile,
-    ];
 
     private static SynthesisResult WriteAll(string folder, ModelFamily family, ModelShape shape, SynthesisOptions options, IProgress<string>? progress, CancellationToken cancellationToken)
     {

@@ -4,9 +4,9 @@ namespace EdgeLlm.Runtime.Synthesis;
 
 /// <summary>
 /// Writes a Hugging Face byte-level BPE tokenizer (<c>tokenizer.json</c> + <c>tokenizer_config.json</c>) whose
-/// vocabulary fills every id in [0, vocab_size): the 256 byte symbols, then merges of letters (most frequent
-/// English letters first, with and without a leading space) and runs of whitespace, then the family's
-/// special tokens at the top of the range. Any id a random model samples therefore decodes.
+/// vocabulary fills every id in [0, vocab_size): the 256 byte symbols, runs of whitespace, merges of letters
+/// (most frequent English letters first; word starts, with their leading space, before the insides of words),
+/// then the family's special tokens at the top of the range. Any id a random model samples therefore decodes.
 /// </summary>
 internal static class TokenizerSynthesizer
 {
@@ -83,41 +83,48 @@ internal static class TokenizerSynthesizer
         Merge(newline, newline);
         Merge(space + space, space + space);
 
+        // Word starts (a space and letters) rank before letters inside words, so BPE applies a word
+        // start's merges first and every such token is reachable: " the" becomes one token, not " t"+"he".
+        var wordStartLimit = tokens.Count + ((count - tokens.Count + 1) / 2);
+        GrowByLetters([(space, 0)], wordStartLimit);
+        GrowByLetters(LettersByFrequency.Select((c, i) => (c.ToString(), i)).ToList(), count);
+
         // Level by level: every token of the previous level extended by one letter, cheapest
-        // (most frequent letters) first, so common short words and word starts come early.
-        var level = new List<(string Token, int Score)> { (space, 0) };
-        level.AddRange(LettersByFrequency.Select((c, i) => (c.ToString(), i)));
-        while (tokens.Count < count)
+        // (most frequent letters) first, until the vocabulary reaches the limit.
+        void GrowByLetters(List<(string Token, int Score)> level, int limit)
         {
-            var candidates = new List<(string Left, string Right, string Joined, int Score)>(level.Count * LettersByFrequency.Length);
-            foreach (var (token, score) in level)
+            while (tokens.Count < limit && level.Count > 0)
             {
-                for (var i = 0; i < LettersByFrequency.Length; i++)
+                var candidates = new List<(string Left, string Right, string Joined, int Score)>(level.Count * LettersByFrequency.Length);
+                foreach (var (token, score) in level)
                 {
-                    var letter = LettersByFrequency[i].ToString();
-                    candidates.Add((token, letter, token + letter, score + i));
-                }
-            }
-
-            candidates.Sort(static (a, b) =>
-            {
-                var byScore = a.Score.CompareTo(b.Score);
-                return byScore != 0 ? byScore : string.CompareOrdinal(a.Joined, b.Joined);
-            });
-
-            var next = new List<(string Token, int Score)>();
-            foreach (var (left, right, joined, score) in candidates)
-            {
-                if (tokens.Count >= count)
-                {
-                    break;
+                    for (var i = 0; i < LettersByFrequency.Length; i++)
+                    {
+                        var letter = LettersByFrequency[i].ToString();
+                        candidates.Add((token, letter, token + letter, score + i));
+                    }
                 }
 
-                Merge(left, right);
-                next.Add((joined, score));
-            }
+                candidates.Sort(static (a, b) =>
+                {
+                    var byScore = a.Score.CompareTo(b.Score);
+                    return byScore != 0 ? byScore : string.CompareOrdinal(a.Joined, b.Joined);
+                });
 
-            level = next;
+                var next = new List<(string Token, int Score)>();
+                foreach (var (left, right, joined, score) in candidates)
+                {
+                    if (tokens.Count >= limit)
+                    {
+                        break;
+                    }
+
+                    Merge(left, right);
+                    next.Add((joined, score));
+                }
+
+                level = next;
+            }
         }
 
         return (tokens, merges);
