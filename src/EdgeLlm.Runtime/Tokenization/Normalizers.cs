@@ -26,16 +26,14 @@ internal abstract class Normalizer
                 TokenPattern.Parse(reader.Object(e, field + ".pattern"), reader, field + ".pattern"),
                 ReadContent(e, reader, field + ".content")),
             "Prepend" => new PrependNormalizer(reader.String(e, field + ".prepend")),
-            "NFC" => new UnicodeFormNormalizer(NormalizationForm.FormC),
-            "NFD" => new UnicodeFormNormalizer(NormalizationForm.FormD),
-            "NFKC" => new UnicodeFormNormalizer(NormalizationForm.FormKC),
-            "NFKD" => new UnicodeFormNormalizer(NormalizationForm.FormKD),
+            "NFC" => new NfcNormalizer(),
+            "NFD" => new NfdNormalizer(),
             "Lowercase" => new LowercaseNormalizer(),
             "Strip" => new StripNormalizer(
                 reader.OptionalBool(e, field + ".strip_left") ?? true,
                 reader.OptionalBool(e, field + ".strip_right") ?? true),
             "StripAccents" => new StripAccentsNormalizer(),
-            _ => throw reader.Fail(field + ".type", $"normalizer '{type}' is not supported (supported: Sequence, Replace, Prepend, NFC, NFD, NFKC, NFKD, Lowercase, Strip, StripAccents)"),
+            _ => throw reader.Fail(field + ".type", $"normalizer '{type}' is not supported (supported: Sequence, Replace, Prepend, NFC, NFD, Lowercase, Strip, StripAccents)"),
         };
     }
 
@@ -96,9 +94,14 @@ internal sealed class PrependNormalizer(string prepend) : Normalizer
     public override string Normalize(string text) => text.Length == 0 ? text : prepend + text;
 }
 
-internal sealed class UnicodeFormNormalizer(NormalizationForm form) : Normalizer
+internal sealed class NfcNormalizer : Normalizer
 {
-    public override string Normalize(string text) => text.IsNormalized(form) ? text : text.Normalize(form);
+    public override string Normalize(string text) => UnicodeNormalization.Nfc(text);
+}
+
+internal sealed class NfdNormalizer : Normalizer
+{
+    public override string Normalize(string text) => UnicodeNormalization.Nfd(text);
 }
 
 internal sealed class LowercaseNormalizer : Normalizer
