@@ -11,7 +11,7 @@ internal abstract class TokenDecoder
 
     public static TokenDecoder? Parse(JsonElement e, JsonFieldReader reader, string field, ISet<string> addedTokens)
     {
-        if (e.ValueKind == JsonValueKind.Null)
+        if (e.ValueKind is JsonValueKind.Null or JsonValueKind.Undefined)
         {
             return null;
         }

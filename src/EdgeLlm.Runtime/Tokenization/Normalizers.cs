@@ -12,7 +12,7 @@ internal abstract class Normalizer
 
     public static Normalizer? Parse(JsonElement e, JsonFieldReader reader, string field)
     {
-        if (e.ValueKind == JsonValueKind.Null)
+        if (e.ValueKind is JsonValueKind.Null or JsonValueKind.Undefined)
         {
             return null;
         }

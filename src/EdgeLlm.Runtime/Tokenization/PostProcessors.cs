@@ -10,7 +10,7 @@ internal abstract class PostProcessor
 
     public static PostProcessor? Parse(JsonElement e, JsonFieldReader reader, string field, Func<string, int?> tokenToId)
     {
-        if (e.ValueKind == JsonValueKind.Null)
+        if (e.ValueKind is JsonValueKind.Null or JsonValueKind.Undefined)
         {
             return null;
         }

@@ -22,7 +22,7 @@ internal abstract class PreTokenizer
 
     public static PreTokenizer? Parse(JsonElement e, JsonFieldReader reader, string field)
     {
-        if (e.ValueKind == JsonValueKind.Null)
+        if (e.ValueKind is JsonValueKind.Null or JsonValueKind.Undefined)
         {
             return null;
         }

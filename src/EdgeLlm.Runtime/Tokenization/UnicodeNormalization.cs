@@ -23,8 +23,8 @@ internal static partial class UnicodeNormalization
 
     private static string Normalize(string text, bool compose)
     {
-        // Below U+0300 nothing decomposes, combines or composes.
-        if (!NeedsWork(text))
+        // Below U+00C0 nothing decomposes, and below U+0300 nothing combines or composes.
+        if (!HasCharAtOrAbove(text, compose ? '\u0300' : '\u00C0'))
         {
             return text;
         }
@@ -50,11 +50,11 @@ internal static partial class UnicodeNormalization
         return sb.ToString();
     }
 
-    private static bool NeedsWork(string text)
+    private static bool HasCharAtOrAbove(string text, char limit)
     {
         foreach (var c in text)
         {
-            if (c >= 0x300)
+            if (c >= limit)
             {
                 return true;
             }
