@@ -152,7 +152,7 @@ internal sealed class HfTokenizer
 
     /// <summary>
     /// Hugging Face's <c>clean_up_tokenization</c> (on when tokenizer_config.json's
-    /// <c>clean_up_tokenization_spaces</c> is true or absent): drops the space before punctuation and contractions.
+    /// <c>clean_up_tokenization_spaces</c> is true; off when false or absent): drops the space before punctuation and contractions.
     /// </summary>
     internal string CleanUp(string text) => cleanUpSpaces ? CleanUpTokenization(text) : text;
 
@@ -295,7 +295,8 @@ internal sealed class HfTokenizer
                 addedByContent,
                 idToToken,
                 special,
-                configReader.OptionalBool(config, "clean_up_tokenization_spaces") ?? true,
+                // Absent means off, as in Python transformers since 4.45 (transformers.js still assumes on).
+                configReader.OptionalBool(config, "clean_up_tokenization_spaces") ?? false,
                 ReadToken(config, configReader, "bos_token"),
                 ReadToken(config, configReader, "eos_token"));
         }

@@ -108,6 +108,34 @@ public sealed class HfTokenizerTests
         Assert.Equal("Hello", pieces.First(p => p.Length > 0));
     }
 
+    [Theory]
+    [InlineData("x ' abc")]
+    [InlineData("a , b . c ? d ! e 's f n't g 're h 've i 'm")]
+    [InlineData("  .  ' ' ,, n'tt   's")]
+    [InlineData("end with space ")]
+    public void StreamDecoder_WithCleanUpSpaces_EqualsDecodeAtEveryTokenBoundary(string text)
+    {
+        using var dir = TestPaths.NewTempDir();
+        var tokenizer = HfTokenizer.Load(TokenizerFolder.Write(dir, TokenizerFolder.ByteLevelTokenizerJson([]),
+            """{"eos_token": "<|im_end|>", "clean_up_tokenization_spaces": true}"""));
+        var ids = tokenizer.Encode(text);
+        var stream = tokenizer.CreateStreamDecoder();
+
+        var streamed = string.Concat(ids.Select(stream.Append)) + stream.Flush();
+
+        Assert.Equal(HfTokenizer.CleanUpTokenization(text), tokenizer.Decode(ids));
+        Assert.Equal(tokenizer.Decode(ids), streamed);
+    }
+
+    [Fact]
+    public void Decode_WithoutCleanUpSetting_KeepsSpacesBeforePunctuation()
+    {
+        using var dir = TestPaths.NewTempDir();
+        var tokenizer = HfTokenizer.Load(TokenizerFolder.Write(dir, TokenizerFolder.ByteLevelTokenizerJson([]), "{}"));
+
+        Assert.Equal("a , b .", tokenizer.Decode(tokenizer.Encode("a , b .")));
+    }
+
     [Fact]
     public void Properties_ComeFromTheConfigAndTheAddedTokens()
     {
