@@ -40,6 +40,17 @@ public sealed class PipelinePartsTests
         Assert.Equal([(0, 2), (2, 2)], digits);
     }
 
+    [Fact]
+    public void Pattern_Phi4Regex_FoldsCaseOnlyInsideTheInlineGroup()
+    {
+        const string phi4 = @"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+";
+        var output = new List<string>();
+
+        SplitPreTokenizer.SplitBy(TokenPattern.FromTrustedRegex(phi4), SplitBehavior.Isolated, invert: false, "I'M here 12345", output);
+
+        Assert.Equal(["I'M", " here", " ", "123", "45"], output);
+    }
+
     [Theory]
     [InlineData("e\u0301", "\u00E9")]
     [InlineData("\u1100\u1161\u11A8", "\uAC01")]
