@@ -312,7 +312,7 @@ internal static class TemplateArithmetic
 
                     return x - (FloorDiv(x, y) * y);
                 case "**":
-                    return y >= 0 ? IntPower(x, y) : Math.Pow(x, y);
+                    return y >= 0 ? IntPower(x, y) : (object)Math.Pow(x, y);
             }
         }
 

@@ -46,7 +46,7 @@ public sealed class ChatTemplateParityTests
 
                 if (actual != expected.GetString())
                 {
-                    failures.Add($"case {i} (add_generation_prompt={add}):\n  expected {TemplateReference.Show(expected.GetString())}\n  actual   {TemplateReference.Show(actual)}");
+                    failures.Add($"case {i} (add_generation_prompt={add}): {TemplateReference.Difference(expected.GetString()!, actual)}");
                 }
             }
             else
@@ -119,7 +119,7 @@ public sealed class ChatTemplateParityTests
             {
                 if (actual != expected.GetString())
                 {
-                    failures.Add($"{TemplateReference.Show(source)}\n  expected {TemplateReference.Show(expected.GetString())}\n  actual   {(error is null ? TemplateReference.Show(actual) : "error " + error.Message)}");
+                    failures.Add($"{TemplateReference.Show(source)}\n  " + (error is null ? TemplateReference.Difference(expected.GetString()!, actual!) : "error " + error.Message));
                 }
             }
             else if (error is null)

@@ -16,7 +16,21 @@ internal static class TemplateReference
         [.. messages.EnumerateArray().Select(m => new ChatTurn(m.GetProperty("role").GetString()!, m.GetProperty("content").GetString()!))];
 
     /// <summary>A short readable form of a string for failure messages.</summary>
-    public static string Show(string? s) => s is null ? "null" : JsonSerializer.Serialize(s);
+    public static string Show(string? s) => s is null ? "null" : JsonSerializer.Serialize(s.Length > 160 ? s[..160] + "…" : s);
+
+    /// <summary>Where two renderings part, with some text either side, so a failure shows the difference.</summary>
+    public static string Difference(string expected, string actual)
+    {
+        var i = 0;
+        while (i < expected.Length && i < actual.Length && expected[i] == actual[i])
+        {
+            i++;
+        }
+
+        var from = Math.Max(0, i - 40);
+        string Window(string s) => Show(s[Math.Min(from, s.Length)..Math.Min(s.Length, i + 40)]);
+        return $"first difference at char {i} (lengths {expected.Length} vs {actual.Length}):\n  expected …{Window(expected)}\n  actual   …{Window(actual)}";
+    }
 
     private sealed class FixedTimeProvider(DateTimeOffset now) : TimeProvider
     {
