@@ -125,7 +125,7 @@ internal static class TemplateAccess
             "rsplit" => a => Split(s, a.Get(0, "sep") as string, a.Has(1, "maxsplit") ? (int)TemplateOps.AsLong(a.Get(1, "maxsplit")) : -1, fromRight: true),
             "startswith" => a => Affixes(a.Get(0, "prefix")).Any(p => s.StartsWith(p, StringComparison.Ordinal)),
             "endswith" => a => Affixes(a.Get(0, "suffix")).Any(p => s.EndsWith(p, StringComparison.Ordinal)),
-            "upper" => _ => s.ToUpperInvariant(),
+            "upper" => _ => TemplateOps.Upper(s),
             "lower" => _ => s.ToLowerInvariant(),
             "title" => _ => Title(s),
             "capitalize" => _ => Capitalize(s),

@@ -11,7 +11,7 @@ internal static class TemplateFilters
         "trim", "tojson", "length", "count", "upper", "lower", "default", "d", "join", "items", "list", "first", "last",
         "reverse", "replace", "string", "int", "float", "abs", "round", "selectattr", "rejectattr", "map", "select",
         "reject", "unique", "capitalize", "title", "indent", "safe", "escape", "e", "batch", "sort", "dictsort",
-        "max", "min", "sum", "center", "wordcount",
+        "max", "min", "sum", "center", "wordcount", "format",
     };
 
     public static object? Apply(string name, object? value, CallArguments args, RenderContext ctx)
@@ -25,7 +25,7 @@ internal static class TemplateFilters
             case "length" or "count":
                 return (long)TemplateOps.Length(value);
             case "upper":
-                return TemplateOps.ToStr(value).ToUpperInvariant();
+                return TemplateOps.Upper(TemplateOps.ToStr(value));
             case "lower":
                 return TemplateOps.ToStr(value).ToLowerInvariant();
             case "capitalize":
@@ -113,6 +113,12 @@ internal static class TemplateFilters
                 var pad = Math.Max(0, width - text.Length);
                 var leftPad = (pad / 2) + (pad & width & 1);
                 return new string(' ', leftPad) + text + new string(' ', pad - leftPad);
+            case "format":
+                return PercentFormat.Format(TemplateOps.ToStr(value), args.Named.Count > 0 ? args.Named.Aggregate(new TemplateDict(), (d, kv) =>
+                {
+                    d[kv.Key] = kv.Value;
+                    return d;
+                }) : new TemplateTuple([.. args.Positional]));
             case "wordcount":
                 return (long)TemplateAccess.Split(TemplateOps.ToStr(value), null, -1, fromRight: false).Count;
             default:

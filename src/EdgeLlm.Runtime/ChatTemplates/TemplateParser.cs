@@ -303,7 +303,8 @@ internal sealed class TemplateParser
         return filters;
     }
 
-    private ParameterList ParseParameters()
+    // The body's tokens decide whether extra arguments are welcome (Jinja checks for varargs/kwargs the same way).
+    private ParameterList ParseParameters(Func<(int Start, int End)> parseBody)
     {
         var parameters = new List<(string, Expr?)>();
         Expect(TokenKind.Operator, "(");
@@ -322,23 +323,59 @@ internal sealed class TemplateParser
             parameters.Add((name, SkipIf(TokenKind.Operator, "=") ? ParseExpression() : null));
         }
 
-        return new ParameterList(parameters);
+        var (start, end) = parseBody();
+        var body = _tokens.Skip(start).Take(end - start).Where(t => t.Kind == TokenKind.Name).ToList();
+        return new ParameterList(parameters, body.Any(t => t.Value == "varargs"), body.Any(t => t.Value == "kwargs"));
     }
 
     private MacroStmt ParseMacro(int line)
     {
         var name = Expect(TokenKind.Name).Value;
-        var parameters = ParseParameters();
-        Expect(TokenKind.BlockEnd);
-        return new MacroStmt(line, name, parameters, ParseBlockBody(["endmacro"], "macro"));
+        List<Stmt> body = [];
+        var parameters = ParseParameters(() =>
+        {
+            Expect(TokenKind.BlockEnd);
+            var start = _pos;
+            body = ParseBlockBody(["endmacro"], "macro");
+            return (start, _pos);
+        });
+        return new MacroStmt(line, name, parameters, body);
     }
 
     private CallBlockStmt ParseCall(int line)
     {
-        var parameters = Current.IsOperator("(") ? ParseParameters() : ParameterList.None;
+        // The caller's parameters come before the call expression, but the body after it decides about varargs.
+        var parameterStart = _pos;
+        if (Current.IsOperator("("))
+        {
+            SkipBalanced();
+        }
+
         var call = ParseExpression() as CallExpr ?? throw Error("expected a macro call after 'call'");
         Expect(TokenKind.BlockEnd);
-        return new CallBlockStmt(line, call, parameters, ParseBlockBody(["endcall"], "call"));
+        var bodyStart = _pos;
+        var body = ParseBlockBody(["endcall"], "call");
+        var afterBody = _pos;
+        var parameters = ParameterList.None;
+        if (_tokens[parameterStart].IsOperator("("))
+        {
+            _pos = parameterStart;
+            parameters = ParseParameters(() => (bodyStart, afterBody));
+        }
+
+        _pos = afterBody;
+        return new CallBlockStmt(line, call, parameters, body);
+    }
+
+    private void SkipBalanced()
+    {
+        var depth = 0;
+        do
+        {
+            var t = Next();
+            depth += t.IsOperator("(") ? 1 : t.IsOperator(")") ? -1 : 0;
+        }
+        while (depth > 0 && Current.Kind != TokenKind.End);
     }
 
     // A comma-separated expression list becomes a tuple: {{ a, b }}, {% set x = 1, 2 %}, {% for x in a, b %}.

@@ -332,10 +332,11 @@ internal sealed class ScopedBlockStmt(int line, List<(string Name, Expr Value)> 
     }
 }
 
-/// <summary>Parameters of a macro or a call block, with default expressions.</summary>
-internal sealed class ParameterList(List<(string Name, Expr? Default)> parameters)
+/// <summary>Parameters of a macro or a call block, with default expressions. As in Jinja, extra arguments are
+/// accepted only when the body reads <c>varargs</c> (positional) or <c>kwargs</c> (keyword).</summary>
+internal sealed class ParameterList(List<(string Name, Expr? Default)> parameters, bool takesVarargs, bool takesKwargs)
 {
-    public static readonly ParameterList None = new([]);
+    public static readonly ParameterList None = new([], false, false);
 
     public Scope Bind(string owner, CallArguments args, Scope parent, RenderContext ctx)
     {
@@ -347,9 +348,13 @@ internal sealed class ParameterList(List<(string Name, Expr? Default)> parameter
             {
                 scope.Set(parameters[i].Name, args.Positional[i]);
             }
-            else
+            else if (takesVarargs)
             {
                 extra.Add(args.Positional[i]);
+            }
+            else
+            {
+                throw new TemplateRuntimeException($"macro '{owner}' takes not more than {parameters.Count} argument(s)");
             }
         }
 
@@ -366,9 +371,13 @@ internal sealed class ParameterList(List<(string Name, Expr? Default)> parameter
             {
                 scope.Set(name, value);
             }
-            else
+            else if (takesKwargs)
             {
                 kwargs[name] = value;
+            }
+            else
+            {
+                throw new TemplateRuntimeException($"macro '{owner}' takes no keyword argument '{name}'");
             }
         }
 

@@ -477,6 +477,9 @@ internal static class TemplateOps
     }
 
     /// <summary>Python's <c>str.isspace</c> per character (wider than .NET's: includes the separators U+001C–U+001F).</summary>
+    /// <summary>Python's <c>str.upper</c>, whose full case mapping turns ß into SS where .NET keeps it.</summary>
+    public static string Upper(string s) => s.ToUpperInvariant().Replace("ß", "SS", StringComparison.Ordinal);
+
     public static bool IsSpace(char c) => char.IsWhiteSpace(c) || (c >= '\x1c' && c <= '\x1f');
 
     public static string StripChars(string s, string? chars, bool left, bool right)
