@@ -417,25 +417,18 @@ internal sealed class TemplateParser
         return expr;
     }
 
-    private Expr ParseOr()
-    {
-        var left = ParseAnd();
-        while (Current.IsName("or"))
-        {
-            var line = Next().Line;
-            left = new BinaryExpr(line, "or", left, ParseAnd());
-        }
+    private Expr ParseOr() => ParseLeftAssociative(ParseAnd, TokenKind.Name, "or");
 
-        return left;
-    }
+    private Expr ParseAnd() => ParseLeftAssociative(ParseNot, TokenKind.Name, "and");
 
-    private Expr ParseAnd()
+    // One precedence level of left-associative binary operators: operand (op operand)*.
+    private Expr ParseLeftAssociative(Func<Expr> operand, TokenKind kind, params string[] operators)
     {
-        var left = ParseNot();
-        while (Current.IsName("and"))
+        var left = operand();
+        while (Current.Kind == kind && operators.Contains(Current.Value))
         {
-            var line = Next().Line;
-            left = new BinaryExpr(line, "and", left, ParseNot());
+            var t = Next();
+            left = new BinaryExpr(t.Line, t.Value, left, operand());
         }
 
         return left;
@@ -483,53 +476,13 @@ internal sealed class TemplateParser
         return rest.Count == 0 ? first : new CompareExpr(line, first, rest);
     }
 
-    private Expr ParseMath1()
-    {
-        var left = ParseConcat();
-        while (Current.IsOperator("+") || Current.IsOperator("-"))
-        {
-            var t = Next();
-            left = new BinaryExpr(t.Line, t.Value, left, ParseConcat());
-        }
+    private Expr ParseMath1() => ParseLeftAssociative(ParseConcat, TokenKind.Operator, "+", "-");
 
-        return left;
-    }
+    private Expr ParseConcat() => ParseLeftAssociative(ParseMath2, TokenKind.Operator, "~");
 
-    private Expr ParseConcat()
-    {
-        var left = ParseMath2();
-        while (Current.IsOperator("~"))
-        {
-            var t = Next();
-            left = new BinaryExpr(t.Line, "~", left, ParseMath2());
-        }
+    private Expr ParseMath2() => ParseLeftAssociative(ParsePow, TokenKind.Operator, "*", "/", "//", "%");
 
-        return left;
-    }
-
-    private Expr ParseMath2()
-    {
-        var left = ParsePow();
-        while (Current.Kind == TokenKind.Operator && Current.Value is "*" or "/" or "//" or "%")
-        {
-            var t = Next();
-            left = new BinaryExpr(t.Line, t.Value, left, ParsePow());
-        }
-
-        return left;
-    }
-
-    private Expr ParsePow()
-    {
-        var left = ParseUnary(withFilter: true);
-        while (Current.IsOperator("**"))
-        {
-            var t = Next();
-            left = new BinaryExpr(t.Line, "**", left, ParseUnary(withFilter: true));
-        }
-
-        return left;
-    }
+    private Expr ParsePow() => ParseLeftAssociative(() => ParseUnary(withFilter: true), TokenKind.Operator, "**");
 
     private Expr ParseUnary(bool withFilter)
     {
