@@ -17,17 +17,15 @@ internal sealed class ChatTemplate
 
     private readonly List<Stmt> _body;
     private readonly string _sourceName;
-    private readonly string? _bosToken;
-    private readonly string? _eosToken;
+    private readonly Dictionary<string, object?> _specialTokens;
     private readonly TimeProvider _time;
     private readonly Scope _globals;
 
-    private ChatTemplate(string source, string? bosToken, string? eosToken, string sourceName, TimeProvider? time)
+    private ChatTemplate(string source, Dictionary<string, object?> specialTokens, string sourceName, TimeProvider? time)
     {
         _body = TemplateParser.Parse(source, sourceName);
         _sourceName = sourceName;
-        _bosToken = bosToken;
-        _eosToken = eosToken;
+        _specialTokens = specialTokens;
         _time = time ?? TimeProvider.System;
         _globals = CreateGlobals(_time);
         Source = source;
@@ -55,18 +53,19 @@ internal sealed class ChatTemplate
             throw new ModelFolderException(configPath, null, $"is missing; a chat template needs {ConfigFile} (or {JinjaFile}) in the model folder");
         }
 
-        string? bos = null, eos = null, template = null;
+        Dictionary<string, object?> tokens = [];
+        string? template = null;
         if (File.Exists(configPath))
         {
-            (bos, eos, template) = ReadConfig(configPath, needTemplate: !hasJinja);
+            (tokens, template) = ReadConfig(configPath, needTemplate: !hasJinja);
         }
 
         if (hasJinja)
         {
-            return new ChatTemplate(ReadText(jinjaPath), bos, eos, jinjaPath, time);
+            return new ChatTemplate(ReadText(jinjaPath), tokens, jinjaPath, time);
         }
 
-        return new ChatTemplate(template!, bos, eos, $"{configPath} (chat_template)", time);
+        return new ChatTemplate(template!, tokens, $"{configPath} (chat_template)", time);
     }
 
     /// <summary>Compiles a template given as text.</summary>
@@ -79,7 +78,18 @@ internal sealed class ChatTemplate
     public static ChatTemplate FromSource(string template, string? bosToken, string? eosToken, string sourceName, TimeProvider? time = null)
     {
         ArgumentNullException.ThrowIfNull(template);
-        return new ChatTemplate(template, bosToken, eosToken, sourceName, time);
+        var tokens = new Dictionary<string, object?>(StringComparer.Ordinal);
+        if (bosToken is not null)
+        {
+            tokens["bos_token"] = bosToken;
+        }
+
+        if (eosToken is not null)
+        {
+            tokens["eos_token"] = eosToken;
+        }
+
+        return new ChatTemplate(template, tokens, sourceName, time);
     }
 
     /// <summary>
@@ -103,14 +113,10 @@ internal sealed class ChatTemplate
         vars.Set("add_generation_prompt", addGenerationPrompt);
         vars.Set("tools", null);
         vars.Set("documents", null);
-        if (_bosToken is not null)
+        foreach (var (name, value) in _specialTokens)
         {
-            vars.Set("bos_token", _bosToken);
-        }
-
-        if (_eosToken is not null)
-        {
-            vars.Set("eos_token", _eosToken);
+            // Lists are copied so a template appending to additional_special_tokens cannot change the next render.
+            vars.Set(name, value is List<object?> tokenList ? tokenList.ToList() : value);
         }
 
         if (extraVariables is not null)
@@ -133,7 +139,7 @@ internal sealed class ChatTemplate
         }
         catch (InsufficientExecutionStackException e)
         {
-            throw new ChatTemplateException(_sourceName, 0, "the template recursed too deeply", e);
+            throw new ChatTemplateException(_sourceName, 0, "the template recursed too deeply (a macro calling itself without end?)", e);
         }
 
         return ctx.Output.ToString();
@@ -151,7 +157,10 @@ internal sealed class ChatTemplate
         }
     }
 
-    private static (string? Bos, string? Eos, string? Template) ReadConfig(string path, bool needTemplate)
+    // transformers renders with every special token of the tokenizer (special_tokens_map) in scope.
+    private static readonly string[] SpecialTokenFields = ["bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token"];
+
+    private static (Dictionary<string, object?> Tokens, string? Template) ReadConfig(string path, bool needTemplate)
     {
         JsonDocument doc;
         try
@@ -171,8 +180,21 @@ internal sealed class ChatTemplate
                 throw new ModelFolderException(path, null, "must hold a JSON object");
             }
 
-            var bos = TokenText(path, root, "bos_token");
-            var eos = TokenText(path, root, "eos_token");
+            var tokens = new Dictionary<string, object?>(StringComparer.Ordinal);
+            foreach (var field in SpecialTokenFields)
+            {
+                if (root.TryGetProperty(field, out var e) && TokenText(path, e, field) is { } text)
+                {
+                    tokens[field] = text;
+                }
+            }
+
+            if (root.TryGetProperty("additional_special_tokens", out var extra) && extra.ValueKind == JsonValueKind.Array)
+            {
+                tokens["additional_special_tokens"] = extra.EnumerateArray()
+                    .Select(e => (object?)TokenText(path, e, "additional_special_tokens")).Where(t => t is not null).ToList();
+            }
+
             string? template = null;
             if (root.TryGetProperty("chat_template", out var t) && t.ValueKind != JsonValueKind.Null)
             {
@@ -184,7 +206,7 @@ internal sealed class ChatTemplate
                     $"is missing: this tokenizer has no chat template. Add one to {ConfigFile}, or put a {JinjaFile} beside it");
             }
 
-            return (bos, eos, template);
+            return (tokens, template);
         }
     }
 
@@ -220,9 +242,9 @@ internal sealed class ChatTemplate
     }
 
     // Special tokens are written either as a string or as an AddedToken object {"content": ...}.
-    private static string? TokenText(string path, JsonElement root, string field)
+    private static string? TokenText(string path, JsonElement e, string field)
     {
-        if (!root.TryGetProperty(field, out var e) || e.ValueKind == JsonValueKind.Null)
+        if (e.ValueKind == JsonValueKind.Null)
         {
             return null;
         }

@@ -112,6 +112,11 @@ internal sealed class TemplateParser
     private Stmt ParseStatement(string[] enclosingEnds, string? innermost)
     {
         var tag = Current;
+        if (!System.Runtime.CompilerServices.RuntimeHelpers.TryEnsureSufficientExecutionStack())
+        {
+            throw Error("blocks nested too deeply");
+        }
+
         if (tag.Kind != TokenKind.Name)
         {
             throw Error("tag name expected");
@@ -503,6 +508,11 @@ internal sealed class TemplateParser
 
     private Expr ParsePrimary()
     {
+        if (!System.Runtime.CompilerServices.RuntimeHelpers.TryEnsureSufficientExecutionStack())
+        {
+            throw Error("expression nested too deeply");
+        }
+
         var t = Next();
         switch (t.Kind)
         {

@@ -69,6 +69,8 @@ internal abstract class Stmt(int line)
 
     public static Flow ExecuteAll(IReadOnlyList<Stmt> body, RenderContext ctx)
     {
+        // A macro that calls itself without end must fail the render, not overflow the stack and end the process.
+        System.Runtime.CompilerServices.RuntimeHelpers.EnsureSufficientExecutionStack();
         foreach (var stmt in body)
         {
             Flow flow;

@@ -162,6 +162,21 @@ public sealed class ChatTemplateTests
     }
 
     [Fact]
+    public void Load_PutsEveryTokenOfTheSpecialTokensMapInScope()
+    {
+        using var dir = TestPaths.NewTempDir();
+        WriteConfig(dir.Path, """{"chat_template": "{{ pad_token }}|{{ unk_token }}|{{ bos_token is defined }}|{{ additional_special_tokens | join(',') }}", "pad_token": "<pad>", "unk_token": {"content": "<unk>"}, "bos_token": null, "additional_special_tokens": ["<a>", {"content": "<b>"}]}""");
+        Assert.Equal("<pad>|<unk>|False|<a>,<b>", ChatTemplate.Load(dir.Path).Render([], false));
+    }
+
+    [Fact]
+    public void Render_EndlessMacroRecursion_FailsTheRender_NotTheProcess()
+    {
+        var e = Assert.Throws<ChatTemplateException>(() => Render("{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}"));
+        Assert.Contains("recursed too deeply", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Render_StrftimeNow_ReadsTheGivenClock()
     {
         Assert.Equal("07 Mar 2026 / Saturday", Render("{{ strftime_now('%d %b %Y / %A') }}"));
