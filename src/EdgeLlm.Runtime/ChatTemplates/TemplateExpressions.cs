@@ -294,9 +294,10 @@ internal static class TemplateArithmetic
             var y = TemplateOps.AsLong(b);
             switch (op)
             {
-                case "+": return x + y;
-                case "-": return x - y;
-                case "*": return x * y;
+                // Python integers never overflow; failing beats printing a wrapped-around number.
+                case "+": return checked(x + y);
+                case "-": return checked(x - y);
+                case "*": return checked(x * y);
                 case "//":
                     if (y == 0)
                     {

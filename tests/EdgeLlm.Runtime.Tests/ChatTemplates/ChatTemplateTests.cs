@@ -122,6 +122,7 @@ public sealed class ChatTemplateTests
         Assert.Equal(3, e.Line);
         Assert.Contains("'dict object' has no attribute 'meta'", e.Problem, StringComparison.Ordinal);
         Assert.Contains("can only concatenate str", Assert.Throws<ChatTemplateException>(() => Render("{{ 'a' + 1 }}")).Problem, StringComparison.Ordinal);
+        Assert.Contains("integer overflow", Assert.Throws<ChatTemplateException>(() => Render("{{ 9223372036854775807 + 1 }}")).Problem, StringComparison.Ordinal);
     }
 
     [Fact]
