@@ -77,7 +77,7 @@ internal sealed class ArgumentList(List<Expr> positional, List<(string Name, Exp
     {
         if (positional.Count == 0 && named.Count == 0 && spread is null && spreadNamed is null)
         {
-            return new CallArguments([], []);
+            return CallArguments.Empty;
         }
 
         var pos = positional.Select(p => p.Evaluate(ctx)).ToList();

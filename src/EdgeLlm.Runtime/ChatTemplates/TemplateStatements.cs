@@ -442,8 +442,8 @@ internal sealed class CallBlockStmt(int line, CallExpr call, ParameterList param
         }
 
         var args = call.Args.Evaluate(ctx);
-        args.Named["caller"] = caller;
-        ctx.Output.Append(TemplateOps.ToStr(target.Invoke(args)));
+        var named = new Dictionary<string, object?>(args.Named, StringComparer.Ordinal) { ["caller"] = caller };
+        ctx.Output.Append(TemplateOps.ToStr(target.Invoke(new CallArguments(args.Positional, named))));
         return Flow.Normal;
     }
 }

@@ -52,7 +52,7 @@ internal sealed class TemplateNamespace
     public Dictionary<string, object?> Attributes { get; } = new(StringComparer.Ordinal);
 }
 
-/// <summary>Arguments of a call: positional, then keyword.</summary>
+/// <summary>Arguments of a call: positional, then keyword. Treated as read-only once built (<see cref="Empty"/> is shared).</summary>
 internal sealed class CallArguments(List<object?> positional, Dictionary<string, object?> named)
 {
     public static readonly CallArguments Empty = new([], []);
