@@ -156,6 +156,15 @@ public sealed class ChatTemplateTests
     }
 
     [Fact]
+    public void Render_JsonExtraVariables_KeepTypesAndOrder()
+    {
+        var node = System.Text.Json.Nodes.JsonNode.Parse("""{"z": 1, "a": [1.5, null, "é"]}""");
+        using var doc = System.Text.Json.JsonDocument.Parse("""{"n": 2, "b": false}""");
+        Assert.Equal("""{"z": 1, "a": [1.5, null, "é"]}|{'n': 2, 'b': False}""",
+            Render("{{ node | tojson }}|{{ element }}", vars: new Dictionary<string, object?> { ["node"] = node, ["element"] = doc.RootElement }));
+    }
+
+    [Fact]
     public void Render_AppendAndGenerationBlocks_Work()
     {
         Assert.Equal("[1, 'x']", Render("{% set l = [] %}{% set _ = l.append(1) %}{% set _ = l.append('x') %}{{ l }}"));
