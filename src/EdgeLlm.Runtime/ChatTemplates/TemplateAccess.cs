@@ -60,12 +60,22 @@ internal static class TemplateAccess
             throw new TemplateRuntimeException(u.Hint);
         }
 
-        var items = target switch
+        IReadOnlyList<object?> items;
+        switch (target)
         {
-            string s => TemplateOps.SplitCharacters(s),
-            List<object?> or TemplateTuple => TemplateOps.ToList(target),
-            _ => throw new TemplateRuntimeException($"'{TemplateOps.TypeName(target)}' object is not subscriptable"),
-        };
+            case string s:
+                items = TemplateOps.SplitCharacters(s);
+                break;
+            case List<object?> or TemplateTuple:
+                items = TemplateOps.ToList(target);
+                break;
+            case TemplateDict:
+                throw new TemplateRuntimeException("unhashable type: 'slice'");
+            default:
+                // Jinja compiles a slice to a plain Python subscript, so unlike x[i] it fails instead of giving Undefined.
+                throw new TemplateRuntimeException($"'{TemplateOps.TypeName(target)}' object is not subscriptable");
+        }
+
         var n = items.Count;
         var st = step is null ? 1 : TemplateOps.AsLong(step);
         if (st == 0)

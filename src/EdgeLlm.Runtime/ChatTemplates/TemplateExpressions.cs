@@ -268,6 +268,8 @@ internal static class TemplateArithmetic
                 return Repeat(y, TemplateOps.AsLong(a));
             case ("*", List<object?> x, _) when TemplateOps.IsInteger(b):
                 return Enumerable.Repeat(x, (int)Math.Max(0, TemplateOps.AsLong(b))).SelectMany(l => l).ToList();
+            case ("*", _, List<object?> y) when TemplateOps.IsInteger(a):
+                return Enumerable.Repeat(y, (int)Math.Max(0, TemplateOps.AsLong(a))).SelectMany(l => l).ToList();
             case ("%", string format, _):
                 return PercentFormat.Format(format, b);
             default:
@@ -322,6 +324,11 @@ internal static class TemplateArithmetic
         if (q2 == 0 && op is "/" or "//" or "%")
         {
             throw new TemplateRuntimeException(op == "/" ? "division by zero" : "float floor division by zero");
+        }
+
+        if (op == "**" && p == 0 && q2 < 0)
+        {
+            throw new TemplateRuntimeException("0.0 cannot be raised to a negative power");
         }
 
         return op switch

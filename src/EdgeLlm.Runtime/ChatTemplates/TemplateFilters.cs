@@ -31,7 +31,7 @@ internal static class TemplateFilters
             case "capitalize":
                 return TemplateAccess.Capitalize(TemplateOps.ToStr(value));
             case "title":
-                return TemplateAccess.Title(TemplateOps.ToStr(value));
+                return JinjaTitle(TemplateOps.ToStr(value));
             case "default" or "d":
                 var useDefault = value is Undefined || (TemplateOps.IsTrue(args.Get(1, "boolean", false)) && !TemplateOps.IsTrue(value));
                 return useDefault ? args.Get(0, "default_value", "") : value;
@@ -55,9 +55,9 @@ internal static class TemplateFilters
             case "string":
                 return TemplateOps.ToStr(value);
             case "int":
-                return ToInt(value, args.Get(0, "default", 0L));
+                return value is Undefined ui ? throw new TemplateRuntimeException(ui.Hint) : ToInt(value, args.Get(0, "default", 0L));
             case "float":
-                return ToFloat(value, args.Get(0, "default", 0.0));
+                return value is Undefined uf ? throw new TemplateRuntimeException(uf.Hint) : ToFloat(value, args.Get(0, "default", 0.0));
             case "abs":
                 return value switch
                 {
@@ -68,16 +68,22 @@ internal static class TemplateFilters
                 };
             case "round":
                 return Round(value, args);
+            // Like Jinja, these yield nothing for a falsy value (none, false, 0) instead of failing to iterate it.
             case "selectattr" or "rejectattr":
-                return SelectAttr(value, args, keep: name == "selectattr");
+                return TemplateOps.IsTrue(value) ? SelectAttr(value, args, keep: name == "selectattr") : new List<object?>();
             case "select" or "reject":
-                return Select(value, args, keep: name == "select");
+                return TemplateOps.IsTrue(value) ? Select(value, args, keep: name == "select") : new List<object?>();
             case "map":
-                return Map(value, args);
+                return TemplateOps.IsTrue(value) ? Map(value, args) : new List<object?>();
             case "unique":
                 return Unique(value);
             case "indent":
-                return Indent(TemplateOps.ToStr(value), args);
+                return value switch
+                {
+                    string lines => Indent(lines, args),
+                    Undefined ud => throw new TemplateRuntimeException(ud.Hint),
+                    _ => throw new TemplateRuntimeException($"indent needs a string, not {TemplateOps.TypeName(value)}"),
+                };
             case "safe":
                 return value;
             case "escape" or "e":
@@ -88,7 +94,7 @@ internal static class TemplateFilters
                 return Sort(TemplateOps.ToList(value), args);
             case "dictsort":
                 return value is TemplateDict dd
-                    ? dd.OrderBy(kv => kv.Key, Comparer<object>.Create(TemplateOps.Compare)).Select(kv => (object?)new TemplateTuple([kv.Key, kv.Value])).ToList()
+                    ? Sorted(dd.Select(kv => (object?)new TemplateTuple([kv.Key, kv.Value])), t => ((TemplateTuple)t!).Items[0], descending: false)
                     : throw new TemplateRuntimeException("dictsort needs a mapping");
             case "max" or "min":
                 var all = TemplateOps.ToList(value);
@@ -124,6 +130,21 @@ internal static class TemplateFilters
             default:
                 throw new TemplateRuntimeException($"No filter named '{name}'.");
         }
+    }
+
+    // Jinja's title filter: a word starts after whitespace, '-' or an opening bracket, so "it's" stays "It's".
+    private static string JinjaTitle(string s)
+    {
+        var sb = new StringBuilder(s.Length);
+        var wordStart = true;
+        foreach (var c in s)
+        {
+            var separator = TemplateOps.IsSpace(c) || c is '-' or '(' or '{' or '[' or '<';
+            sb.Append(separator ? c : wordStart ? char.ToUpperInvariant(c) : char.ToLowerInvariant(c));
+            wordStart = separator;
+        }
+
+        return sb.ToString();
     }
 
     private static string Join(object? value, CallArguments args)
@@ -317,7 +338,20 @@ internal static class TemplateFilters
             return !caseSensitive && k is string s ? s.ToLowerInvariant() : k;
         }
 
+        return Sorted(items, Key, reverse);
+    }
+
+    // A stable sort with Python's ordering; LINQ wraps a comparer's exception, which is unwrapped here so the template's error shows.
+    private static List<object?> Sorted(IEnumerable<object?> items, Func<object?, object?> key, bool descending)
+    {
         var comparer = Comparer<object?>.Create(TemplateOps.Compare);
-        return reverse ? [.. items.OrderByDescending(Key, comparer)] : [.. items.OrderBy(Key, comparer)];
+        try
+        {
+            return descending ? [.. items.OrderByDescending(key, comparer)] : [.. items.OrderBy(key, comparer)];
+        }
+        catch (InvalidOperationException e) when (e.InnerException is TemplateRuntimeException inner)
+        {
+            throw inner;
+        }
     }
 }

@@ -314,6 +314,7 @@ internal static class TemplateOps
                 sb.Append("None");
                 break;
             case Undefined:
+                sb.Append("Undefined");
                 break;
             case bool b:
                 sb.Append(b ? "True" : "False");

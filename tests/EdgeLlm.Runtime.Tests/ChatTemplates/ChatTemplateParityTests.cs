@@ -93,10 +93,13 @@ public sealed class ChatTemplateParityTests
         return ChatTemplate.FromSource(builtin, bos, eos, "BuiltInTemplates", TemplateReference.FixedTime);
     }
 
-    [Fact]
-    public void Snippets_RenderLikeJinja_AndFailWhereJinjaFails()
+    /// <summary>"snippets": hand-written feature and whitespace cases; "random": seeded random expressions.</summary>
+    [Theory]
+    [InlineData("snippets")]
+    [InlineData("random")]
+    public void Snippets_RenderLikeJinja_AndFailWhereJinjaFails(string set)
     {
-        using var doc = TemplateReference.Open("snippets");
+        using var doc = TemplateReference.Open(set);
         var failures = new List<string>();
         var snippets = doc.RootElement.GetProperty("snippets").EnumerateArray().ToList();
         foreach (var s in snippets)

@@ -5,11 +5,13 @@ Usage: render.py REPO_ROOT OUT_DIR
 Writes OUT_DIR/<name>.json = {name, source, bos_token, eos_token, cases: [{messages,
 add_generation_prompt, expected | error}]} for every template, and OUT_DIR/snippets.json.
 """
+import copy
 import datetime
 import json
 import os
 import re
 import sys
+import warnings
 
 import jinja2
 import jinja2.ext
@@ -100,6 +102,64 @@ def render_cases(env, source, bos, eos):
     return cases
 
 
+def random_expressions(seed, count):
+    """Seeded random expressions over the values, operators, filters, tests and methods chat templates use,
+    so parity covers combinations nobody thought to write down."""
+    import random
+    rng = random.Random(seed)
+    atoms = ["0", "1", "2", "-3", "7", "12", "0.5", "2.0", "-1.25", "''", "'a'", "'Ab c'", "' x '", "'é'", '"it\'s"',
+             "none", "true", "false", "m", "xs", "s", "n", "t", "u", "m.role", "m['content']", "xs[0]", "[]", "{}"]
+    filters = ["length", "upper", "lower", "trim", "string", "first", "last", "reverse|list", "join(',')", "default('d')",
+               "tojson", "int", "float", "abs", "round", "list", "unique|list", "sort|list", "title", "capitalize", "count",
+               "items|list", "select|list", "map('string')|list", "default('d', true)", "indent(2)", "replace('a', 'o')"]
+    tests = ["defined", "undefined", "none", "string", "number", "integer", "mapping", "sequence", "iterable", "odd", "even",
+             "true", "false", "boolean", "divisibleby 2", "in xs", "eq 2", "sameas none"]
+    binary = ["+", "-", "*", "/", "//", "%", "~", "==", "!=", "<", ">", "<=", ">=", "in", "not in", "and", "or", "**"]
+    methods = [".upper()", ".lower()", ".strip()", ".split()", ".split(' ')", ".startswith('A')", ".endswith('c')",
+               ".title()", ".capitalize()", ".replace('b', 'B')", ".lstrip('A')", ".rstrip()", ".get('role')",
+               ".get('zz', 5)", ".keys()|list", ".values()|list", ".items()|list"]
+    postfix = ["[0]", "[-1]", "[1:]", "[::-1]", "[:2]", ".role", "['content']", "[5]"]
+
+    def expr(depth):
+        r = rng.random()
+        if depth <= 0 or r < 0.25:
+            return rng.choice(atoms)
+        if r < 0.45:
+            return f"({expr(depth - 1)} {rng.choice(binary)} {expr(depth - 1)})"
+        if r < 0.6:
+            return f"({expr(depth - 1)} | {rng.choice(filters)})"
+        if r < 0.7:
+            neg = "not " if rng.random() < 0.3 else ""
+            return f"({expr(depth - 1)} is {neg}{rng.choice(tests)})"
+        if r < 0.78:
+            return f"({expr(depth - 1)}){rng.choice(methods)}"
+        if r < 0.86:
+            # Through a variable, so Jinja cannot fold the subscript at compile time (folding answers Undefined
+            # where rendering fails: a known Jinja inconsistency that templates never meet).
+            return f"({expr(depth - 1)} if t else 0){rng.choice(postfix)}"
+        if r < 0.92:
+            return f"({expr(depth - 1)} if {expr(depth - 1)} else {expr(depth - 1)})"
+        if r < 0.96:
+            return f"[{expr(depth - 1)}, {expr(depth - 1)}]"
+        return f"(not {expr(depth - 1)})" if rng.random() < 0.5 else f"(-{expr(depth - 1)})"
+
+    variables = {"m": {"role": "user", "content": "Hi there"}, "xs": [3, 1, 2], "s": "Hello World", "n": None, "t": True}
+    return [{"template": "{{ " + expr(3) + " }}", "vars": variables} for _ in range(count)]
+
+
+def render_snippets(env, snippets):
+    results = []
+    for s in snippets:
+        item = {"template": s["template"], "vars": s.get("vars", {})}
+        try:
+            # A render may change its variables in place (list += str extends a list), so each gets its own copy.
+            item["expected"] = env.from_string(s["template"]).render(**copy.deepcopy(item["vars"]))
+        except (TemplateError, jinja2.TemplateError, TypeError, ValueError, ZeroDivisionError, OverflowError, AttributeError, IndexError, KeyError) as e:
+            item["error"] = f"{type(e).__name__}: {e}"
+        results.append(item)
+    return results
+
+
 def builtin_templates(cs_path):
     # BuiltInTemplates.cs holds each template as a C# raw string literal; undo the literal's indentation.
     text = open(cs_path, encoding="utf-8").read()
@@ -114,6 +174,8 @@ def builtin_templates(cs_path):
 
 
 def main():
+    # Jinja compiles random expressions such as (12)[0] to Python that warns; the render error is what counts.
+    warnings.filterwarnings("ignore", category=SyntaxWarning)
     root, out_dir = sys.argv[1], sys.argv[2]
     os.makedirs(out_dir, exist_ok=True)
     env = make_environment()
@@ -149,17 +211,13 @@ def main():
             json.dump(doc, f, ensure_ascii=False, indent=1)
 
     snippets = json.load(open(os.path.join(tdir, "snippets.json"), encoding="utf-8"))
-    results = []
-    for s in snippets:
-        item = {"template": s["template"], "vars": s.get("vars", {})}
-        try:
-            item["expected"] = env.from_string(s["template"]).render(**item["vars"])
-        except (TemplateError, jinja2.TemplateError, TypeError, ValueError, ZeroDivisionError) as e:
-            item["error"] = f"{type(e).__name__}: {e}"
-        results.append(item)
+    results = render_snippets(env, snippets)
     with open(os.path.join(out_dir, "snippets.json"), "w", encoding="utf-8") as f:
         json.dump({"now": FIXED_NOW.isoformat(), "snippets": results}, f, ensure_ascii=False, indent=1)
-    print(f"render.py: wrote {len(jobs)} templates and {len(results)} snippets to {out_dir}")
+    randoms = render_snippets(env, random_expressions(seed=20261123, count=2000))
+    with open(os.path.join(out_dir, "random.json"), "w", encoding="utf-8") as f:
+        json.dump({"now": FIXED_NOW.isoformat(), "snippets": randoms}, f, ensure_ascii=False, indent=1)
+    print(f"render.py: wrote {len(jobs)} templates, {len(results)} snippets and {len(randoms)} random expressions to {out_dir}")
 
 
 if __name__ == "__main__":
