@@ -315,6 +315,11 @@ internal static class TemplateArithmetic
 
                     return x - (FloorDiv(x, y) * y);
                 case "**":
+                    if (y < 0 && x == 0)
+                    {
+                        throw new TemplateRuntimeException("0.0 cannot be raised to a negative power");
+                    }
+
                     return y >= 0 ? IntPower(x, y) : (object)Math.Pow(x, y);
             }
         }
@@ -337,10 +342,45 @@ internal static class TemplateArithmetic
             "-" => p - q2,
             "*" => p * q2,
             "/" => p / q2,
-            "//" => Math.Floor(p / q2),
-            "%" => p - (Math.Floor(p / q2) * q2),
+            "//" => FloatDivMod(p, q2).Div,
+            "%" => FloatDivMod(p, q2).Mod,
             _ => Math.Pow(p, q2),
         };
+    }
+
+    // Python's float divmod: the remainder takes the divisor's sign (zero included), the quotient is floored.
+    private static (double Div, double Mod) FloatDivMod(double x, double y)
+    {
+        var mod = x % y;
+        var div = (x - mod) / y;
+        if (mod != 0)
+        {
+            if ((y < 0) != (mod < 0))
+            {
+                mod += y;
+                div -= 1.0;
+            }
+        }
+        else
+        {
+            mod = Math.CopySign(0.0, y);
+        }
+
+        double floorDiv;
+        if (div != 0)
+        {
+            floorDiv = Math.Floor(div);
+            if (div - floorDiv > 0.5)
+            {
+                floorDiv += 1.0;
+            }
+        }
+        else
+        {
+            floorDiv = Math.CopySign(0.0, x / y);
+        }
+
+        return (floorDiv, mod);
     }
 
     private static long FloorDiv(long x, long y)

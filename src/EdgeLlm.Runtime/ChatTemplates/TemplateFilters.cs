@@ -262,6 +262,11 @@ internal static class TemplateFilters
         var result = new List<object?>();
         foreach (var item in TemplateOps.ToList(value))
         {
+            if (item is List<object?> or TemplateDict)
+            {
+                throw new TemplateRuntimeException($"unhashable type: '{TemplateOps.TypeName(item)}'");
+            }
+
             var key = item is string s ? s.ToLowerInvariant() : item;
             if (!result.Any(r => TemplateOps.AreEqual(r is string rs ? rs.ToLowerInvariant() : r, key)))
             {
@@ -344,7 +349,8 @@ internal static class TemplateFilters
     // A stable sort with Python's ordering; LINQ wraps a comparer's exception, which is unwrapped here so the template's error shows.
     private static List<object?> Sorted(IEnumerable<object?> items, Func<object?, object?> key, bool descending)
     {
-        var comparer = Comparer<object?>.Create(TemplateOps.Compare);
+        // Jinja sorts by a one-item list key, and lists compare equal items without asking them for an order.
+        var comparer = Comparer<object?>.Create((a, b) => TemplateOps.AreEqual(a, b) ? 0 : TemplateOps.Compare(a, b));
         try
         {
             return descending ? [.. items.OrderByDescending(key, comparer)] : [.. items.OrderBy(key, comparer)];

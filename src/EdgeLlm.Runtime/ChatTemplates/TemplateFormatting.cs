@@ -155,6 +155,8 @@ internal static class PercentFormat
     public static string Format(string format, object? values)
     {
         var args = values is TemplateTuple t ? t.Items : [values];
+        // Python takes a list, dict (or Undefined) right of % as a mapping, which never has "arguments not converted".
+        var mappingLike = values is List<object?> or TemplateDict or Undefined;
         var sb = new StringBuilder();
         var next = 0;
         for (var i = 0; i < format.Length; i++)
@@ -223,7 +225,7 @@ internal static class PercentFormat
             sb.Append(text);
         }
 
-        if (next < args.Length)
+        if (next < args.Length && !mappingLike)
         {
             throw new TemplateRuntimeException("not all arguments converted during string formatting");
         }

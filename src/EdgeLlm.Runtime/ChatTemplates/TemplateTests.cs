@@ -37,14 +37,12 @@ internal static class TemplateTests
             "ge" or ">=" => TemplateOps.Compare(v, Arg()) >= 0,
             "sameas" => ReferenceEquals(v, Arg()) || (v is null && Arg() is null) || (v is bool a && Arg() is bool b && a == b),
             "in" => TemplateOps.Contains(Arg(), v),
-            "odd" => TemplateOps.AsLong(Whole(v)) % 2 != 0,
-            "even" => TemplateOps.AsLong(Whole(v)) % 2 == 0,
-            "divisibleby" => TemplateOps.AsLong(Arg()) is var n && n != 0 ? TemplateOps.AsLong(Whole(v)) % n == 0 : throw new TemplateRuntimeException("integer division or modulo by zero"),
+            "odd" => TemplateOps.AreEqual(TemplateArithmetic.Binary("%", v, 2L), 1L),
+            "even" => TemplateOps.AreEqual(TemplateArithmetic.Binary("%", v, 2L), 0L),
+            "divisibleby" => TemplateOps.AreEqual(TemplateArithmetic.Binary("%", v, Arg()), 0L),
             "lower" => v is string s && string.Equals(s, s.ToLowerInvariant(), StringComparison.Ordinal),
             "upper" => v is string u && string.Equals(u, u.ToUpperInvariant(), StringComparison.Ordinal),
             _ => throw new TemplateRuntimeException($"No test named '{name}'."),
         };
     }
-
-    private static object? Whole(object? v) => v is double d && d == Math.Floor(d) ? (long)d : v;
 }

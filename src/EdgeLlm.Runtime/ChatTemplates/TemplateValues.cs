@@ -286,6 +286,7 @@ internal static class TemplateOps
     {
         string s when item is string x => s.Contains(x, StringComparison.Ordinal),
         string => throw new TemplateRuntimeException($"'in <string>' requires string as left operand, not {TypeName(item)}"),
+        TemplateDict when item is List<object?> or TemplateDict => throw new TemplateRuntimeException($"unhashable type: '{TypeName(item)}'"),
         TemplateDict d => item is not null && d.ContainsKey(item),
         _ => ToList(container).Any(x => AreEqual(x, item)),
     };
