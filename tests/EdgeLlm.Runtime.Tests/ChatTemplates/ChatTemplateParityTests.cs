@@ -93,10 +93,12 @@ public sealed class ChatTemplateParityTests
         return ChatTemplate.FromSource(builtin, bos, eos, "BuiltInTemplates", TemplateReference.FixedTime);
     }
 
-    /// <summary>"snippets": hand-written feature and whitespace cases; "random": seeded random expressions.</summary>
+    /// <summary>"snippets": hand-written feature and whitespace cases; "random": seeded random expressions;
+    /// "layouts": seeded random text and tags under every whitespace-control form.</summary>
     [Theory]
     [InlineData("snippets")]
     [InlineData("random")]
+    [InlineData("layouts")]
     public void Snippets_RenderLikeJinja_AndFailWhereJinjaFails(string set)
     {
         using var doc = TemplateReference.Open(set);

@@ -147,6 +147,46 @@ def random_expressions(seed, count):
     return [{"template": "{{ " + expr(3) + " }}", "vars": variables} for _ in range(count)]
 
 
+def random_layouts(seed, count):
+    """Seeded random template layouts: text with spaces, tabs and newlines around tags with every whitespace-control
+    form, so trim_blocks, lstrip_blocks and '-'/'+' are compared with Jinja beyond the hand-written cases."""
+    import random
+    rng = random.Random(seed)
+    texts = ["", " ", "  ", "\t", "\n", "\n\n", " \n", "\n  ", "x", "a b", " y\n", "\n\t z ", "\r\n"]
+
+    def mark(open_):
+        return rng.choice(["", "", "-", "+"]) if open_ else rng.choice(["", "", "-", "+"])
+
+    def tag(body):
+        left, right = mark(True), mark(False)
+        return "{%" + left + " " + body + " " + right + "%}"
+
+    def node(depth):
+        r = rng.random()
+        if depth <= 0 or r < 0.35:
+            return rng.choice(texts)
+        if r < 0.5:
+            left = rng.choice(["", "-"])
+            right = rng.choice(["", "-"])
+            return "{{" + left + " 'v' " + right + "}}"
+        if r < 0.6:
+            return "{#" + rng.choice(["", "-", "+"]) + " c " + rng.choice(["", "-", "+"]) + "#}"
+        if r < 0.8:
+            cond = rng.choice(["true", "false"])
+            body = tag(f"if {cond}") + seq(depth - 1)
+            if rng.random() < 0.4:
+                body += tag("else") + seq(depth - 1)
+            return body + tag("endif")
+        if r < 0.9:
+            return tag("for i in [1, 2]") + seq(depth - 1) + tag("endfor")
+        return tag("set q = 1") + seq(depth - 1)
+
+    def seq(depth):
+        return "".join(node(depth) for _ in range(rng.randint(1, 4)))
+
+    return [{"template": seq(3)} for _ in range(count)]
+
+
 def render_snippets(env, snippets):
     results = []
     for s in snippets:
@@ -217,7 +257,11 @@ def main():
     randoms = render_snippets(env, random_expressions(seed=20261123, count=2000))
     with open(os.path.join(out_dir, "random.json"), "w", encoding="utf-8") as f:
         json.dump({"now": FIXED_NOW.isoformat(), "snippets": randoms}, f, ensure_ascii=False, indent=1)
-    print(f"render.py: wrote {len(jobs)} templates, {len(results)} snippets and {len(randoms)} random expressions to {out_dir}")
+    layouts = render_snippets(env, random_layouts(seed=20261124, count=2000))
+    with open(os.path.join(out_dir, "layouts.json"), "w", encoding="utf-8") as f:
+        json.dump({"now": FIXED_NOW.isoformat(), "snippets": layouts}, f, ensure_ascii=False, indent=1)
+    print(f"render.py: wrote {len(jobs)} templates, {len(results)} snippets, {len(randoms)} random expressions "
+          f"and {len(layouts)} random layouts to {out_dir}")
 
 
 if __name__ == "__main__":
