@@ -137,7 +137,7 @@ internal sealed class TestExpr(int line, Expr target, string name, ArgumentList 
 {
     public override object? Evaluate(RenderContext ctx)
     {
-        var result = TemplateTests.Run(name, target.Evaluate(ctx), args.Evaluate(ctx));
+        var result = TemplatePredicates.Run(name, target.Evaluate(ctx), args.Evaluate(ctx));
         return negated ? !result : result;
     }
 }

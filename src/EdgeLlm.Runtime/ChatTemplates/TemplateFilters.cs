@@ -212,7 +212,7 @@ internal static class TemplateFilters
         return TemplateOps.ToList(value).Where(item =>
         {
             var a = Attribute(item, attr);
-            var passes = testName is null ? TemplateOps.IsTrue(a) : TemplateTests.Run(testName, a, testArgs);
+            var passes = testName is null ? TemplateOps.IsTrue(a) : TemplatePredicates.Run(testName, a, testArgs);
             return passes == keep;
         }).ToList();
     }
@@ -222,7 +222,7 @@ internal static class TemplateFilters
         var testName = args.Positional.Count > 0 ? TemplateOps.ToStr(args.Positional[0]) : null;
         var testArgs = new CallArguments(args.Positional.Skip(1).ToList(), []);
         return TemplateOps.ToList(value)
-            .Where(item => (testName is null ? TemplateOps.IsTrue(item) : TemplateTests.Run(testName, item, testArgs)) == keep)
+            .Where(item => (testName is null ? TemplateOps.IsTrue(item) : TemplatePredicates.Run(testName, item, testArgs)) == keep)
             .ToList();
     }
 

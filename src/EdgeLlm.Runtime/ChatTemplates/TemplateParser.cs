@@ -759,7 +759,7 @@ internal sealed class TemplateParser
         var negated = SkipIf(TokenKind.Name, "not");
         var nameToken = Expect(TokenKind.Name);
         var name = nameToken.Value;
-        if (!TemplateTests.Names.Contains(name))
+        if (!TemplatePredicates.Names.Contains(name))
         {
             throw Error($"No test named '{name}'.", nameToken);
         }

@@ -1,7 +1,7 @@
 namespace EdgeLlm.Runtime.ChatTemplates;
 
-/// <summary>Jinja's tests: the names after <c>is</c>, also usable in select/reject/selectattr/rejectattr.</summary>
-internal static class TemplateTests
+/// <summary>Jinja's tests (predicates): the names after <c>is</c>, also usable in select/reject/selectattr/rejectattr.</summary>
+internal static class TemplatePredicates
 {
     public static readonly IReadOnlySet<string> Names = new HashSet<string>(StringComparer.Ordinal)
     {
