@@ -1,3 +1,5 @@
+using EdgeLlm.Runtime.ChatTemplates;
+
 namespace EdgeLlm.Runtime.Synthesis;
 
 /// <summary>
@@ -17,41 +19,19 @@ internal sealed record ModelFamily(
     string TokenizerClass,
     string ChatTemplate)
 {
-    // The templates keep all text inside {{ }} expressions so whitespace control never matters,
-    // and use only the Jinja subset the real families' templates use (for, if, loop.first, +, trim).
-    public const string ChatMlTemplate =
-        "{% for message in messages %}" +
-        "{% if loop.first and message['role'] != 'system' %}{{ '<|im_start|>system\\nYou are a helpful assistant.<|im_end|>\\n' }}{% endif %}" +
-        "{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>\\n' }}" +
-        "{% endfor %}" +
-        "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
-
-    public const string Llama3Template =
-        "{{ bos_token }}" +
-        "{% for message in messages %}" +
-        "{{ '<|start_header_id|>' + message['role'] + '<|end_header_id|>\\n\\n' + (message['content'] | trim) + '<|eot_id|>' }}" +
-        "{% endfor %}" +
-        "{% if add_generation_prompt %}{{ '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}{% endif %}";
-
-    public const string Phi3Template =
-        "{% for message in messages %}" +
-        "{{ '<|' + message['role'] + '|>\\n' + message['content'] + '<|end|>\\n' }}" +
-        "{% endfor %}" +
-        "{% if add_generation_prompt %}{{ '<|assistant|>\\n' }}{% else %}{{ eos_token }}{% endif %}";
-
     public static readonly IReadOnlyList<ModelFamily> All =
     [
         new("qwen2", ModelType: "qwen2", QkvBias: true,
             SpecialTokens: ["<|endoftext|>", "<|im_start|>", "<|im_end|>"],
             BosToken: null, EosTokens: ["<|im_end|>", "<|endoftext|>"], PadToken: "<|endoftext|>",
-            AddBosToken: false, TokenizerClass: "Qwen2Tokenizer", ChatTemplate: ChatMlTemplate),
+            AddBosToken: false, TokenizerClass: "Qwen2Tokenizer", ChatTemplate: BuiltInTemplates.ChatMl),
         new("llama", ModelType: "llama", QkvBias: false,
             SpecialTokens: ["<|begin_of_text|>", "<|end_of_text|>", "<|start_header_id|>", "<|end_header_id|>", "<|eom_id|>", "<|eot_id|>", "<|python_tag|>", "<|finetune_right_pad_id|>"],
             BosToken: "<|begin_of_text|>", EosTokens: ["<|eot_id|>", "<|end_of_text|>", "<|eom_id|>"], PadToken: "<|finetune_right_pad_id|>",
-            AddBosToken: true, TokenizerClass: "PreTrainedTokenizerFast", ChatTemplate: Llama3Template),
+            AddBosToken: true, TokenizerClass: "PreTrainedTokenizerFast", ChatTemplate: BuiltInTemplates.Llama3),
         new("phi3", ModelType: "phi3", QkvBias: false,
             SpecialTokens: ["<s>", "</s>", "<|endoftext|>", "<|assistant|>", "<|end|>", "<|system|>", "<|user|>"],
             BosToken: "<s>", EosTokens: ["<|endoftext|>", "<|end|>"], PadToken: "<|endoftext|>",
-            AddBosToken: false, TokenizerClass: "PreTrainedTokenizerFast", ChatTemplate: Phi3Template),
+            AddBosToken: false, TokenizerClass: "PreTrainedTokenizerFast", ChatTemplate: BuiltInTemplates.Phi3),
     ];
 }
