@@ -7,6 +7,12 @@ namespace EdgeLlm.Runtime.Synthesis;
 /// (float32 I/O, GroupQueryAttention with rotary embedding inside the op, packed Q/K/V projection),
 /// writing random weights as it goes. Node, value and initializer names follow the builder's.
 /// </summary>
+/// <remarks>
+/// Like the builder, Phi-3's fused projections are not kept as they are in the Hugging Face checkpoint:
+/// gate/up become two MatMuls and Q/K/V one packed MatMul, the same as for Llama and Qwen2. The lm_head is
+/// its own matrix even where the real model ties it to the embeddings; the builder writes a separate
+/// lm_head initializer too, so sizes match. Int4 weights use MatMulNBits without zero points.
+/// </remarks>
 internal sealed class DecoderGraph
 {
     public const string InputIds = "input_ids";

@@ -182,6 +182,34 @@ public sealed class ModelSynthesizerTests
         Assert.Equal(new FileInfo(Path.Combine(dir.Path, ModelSynthesizer.DataFile)).Length, result.WeightBytes, tolerance: 64 * 1024);
     }
 
+    [Fact]
+    public void Every_shape_has_consistent_dimensions()
+    {
+        foreach (var s in ModelShape.All)
+        {
+            Assert.True(s.Heads % s.KvHeads == 0, $"{s.Name}: heads {s.Heads} not a multiple of kv heads {s.KvHeads}");
+            Assert.True(s.HeadSize % 16 == 0, $"{s.Name}: head size {s.HeadSize}");
+            foreach (var k in new[] { s.HiddenSize, s.IntermediateSize, s.QSize })
+            {
+                Assert.True(k % WeightWriter.BlockSize == 0, $"{s.Name}: K={k} does not fill whole int4 blocks");
+            }
+        }
+    }
+
+    [Fact]
+    public void A_real_shape_runs_in_onnx_runtime()
+    {
+        // SmolLM2-360M is the smallest real shape (about 300 MB in int4) and has an odd head grouping (15 heads, 5 KV heads).
+        using var dir = TestPaths.NewTempDir();
+        ModelSynthesizer.Synthesize(new SynthesisOptions("llama", "smollm2-360m", "int4", dir.Path, Seed: 1));
+        using var harness = new DecoderHarness(dir.Path);
+        Assert.Equal(49152, harness.Config.VocabSize);
+
+        var logits = harness.RunShared(16, Prompt, NextToken);
+        Assert.All(logits[1], v => Assert.True(float.IsFinite(v)));
+        Assert.True(StdDev(logits[1]) > 0.1);
+    }
+
     [Theory]
     [InlineData("qwen2", "fp32")]
     [InlineData("llama", "int4")]
