@@ -41,7 +41,7 @@ internal static class ModelCommand
             }
             else
             {
-                Console.WriteLine($"wrote {parse.GetValue(output)}: {result.ParameterCount:N0} parameters, {result.WeightBytes / (1024.0 * 1024.0):F1} MiB of weights");
+                Console.WriteLine($"wrote {parse.GetValue(output)}: {result.Parameters:N0} parameters, {result.WeightBytes / (1024.0 * 1024.0):F1} MiB of weights");
             }
 
             return Task.FromResult(0);
