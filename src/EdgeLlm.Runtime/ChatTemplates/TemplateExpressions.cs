@@ -130,14 +130,14 @@ internal sealed class FilterExpr(int line, Expr? target, string name, ArgumentLi
 
     /// <summary>Applies this filter to a value (filter blocks and block sets pass the rendered body).</summary>
     public object? Apply(RenderContext ctx, object? value) =>
-        TemplateFilters.Apply(name, value, args.Evaluate(ctx), ctx);
+        TemplateFilters.Apply(name, value, args.Evaluate(ctx));
 }
 
 internal sealed class TestExpr(int line, Expr target, string name, ArgumentList args, bool negated) : Expr(line)
 {
     public override object? Evaluate(RenderContext ctx)
     {
-        var result = TemplateTests.Run(name, target.Evaluate(ctx), args.Evaluate(ctx), ctx);
+        var result = TemplateTests.Run(name, target.Evaluate(ctx), args.Evaluate(ctx));
         return negated ? !result : result;
     }
 }

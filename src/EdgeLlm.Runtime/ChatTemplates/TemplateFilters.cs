@@ -14,7 +14,7 @@ internal static class TemplateFilters
         "max", "min", "sum", "center", "wordcount", "format",
     };
 
-    public static object? Apply(string name, object? value, CallArguments args, RenderContext ctx)
+    public static object? Apply(string name, object? value, CallArguments args)
     {
         switch (name)
         {
@@ -69,11 +69,11 @@ internal static class TemplateFilters
             case "round":
                 return Round(value, args);
             case "selectattr" or "rejectattr":
-                return SelectAttr(value, args, keep: name == "selectattr", ctx);
+                return SelectAttr(value, args, keep: name == "selectattr");
             case "select" or "reject":
-                return Select(value, args, keep: name == "select", ctx);
+                return Select(value, args, keep: name == "select");
             case "map":
-                return Map(value, args, ctx);
+                return Map(value, args);
             case "unique":
                 return Unique(value);
             case "indent":
@@ -183,7 +183,7 @@ internal static class TemplateFilters
         };
     }
 
-    private static List<object?> SelectAttr(object? value, CallArguments args, bool keep, RenderContext ctx)
+    private static List<object?> SelectAttr(object? value, CallArguments args, bool keep)
     {
         var attr = TemplateOps.ToStr(args.Get(0, "attr"));
         var testName = args.Positional.Count > 1 ? TemplateOps.ToStr(args.Positional[1]) : null;
@@ -191,21 +191,21 @@ internal static class TemplateFilters
         return TemplateOps.ToList(value).Where(item =>
         {
             var a = Attribute(item, attr);
-            var passes = testName is null ? TemplateOps.IsTrue(a) : TemplateTests.Run(testName, a, testArgs, ctx);
+            var passes = testName is null ? TemplateOps.IsTrue(a) : TemplateTests.Run(testName, a, testArgs);
             return passes == keep;
         }).ToList();
     }
 
-    private static List<object?> Select(object? value, CallArguments args, bool keep, RenderContext ctx)
+    private static List<object?> Select(object? value, CallArguments args, bool keep)
     {
         var testName = args.Positional.Count > 0 ? TemplateOps.ToStr(args.Positional[0]) : null;
         var testArgs = new CallArguments(args.Positional.Skip(1).ToList(), []);
         return TemplateOps.ToList(value)
-            .Where(item => (testName is null ? TemplateOps.IsTrue(item) : TemplateTests.Run(testName, item, testArgs, ctx)) == keep)
+            .Where(item => (testName is null ? TemplateOps.IsTrue(item) : TemplateTests.Run(testName, item, testArgs)) == keep)
             .ToList();
     }
 
-    private static List<object?> Map(object? value, CallArguments args, RenderContext ctx)
+    private static List<object?> Map(object? value, CallArguments args)
     {
         var items = TemplateOps.ToList(value);
         if (args.Named.TryGetValue("attribute", out var attr))
@@ -221,7 +221,7 @@ internal static class TemplateFilters
 
         var filter = TemplateOps.ToStr(args.Positional[0]);
         var rest = new CallArguments(args.Positional.Skip(1).ToList(), args.Named);
-        return items.Select(i => Apply(filter, i, rest, ctx)).ToList();
+        return items.Select(i => Apply(filter, i, rest)).ToList();
     }
 
     // Jinja's attribute lookup for filters: dotted paths, item lookup first.

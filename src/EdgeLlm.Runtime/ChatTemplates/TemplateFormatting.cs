@@ -6,13 +6,14 @@ namespace EdgeLlm.Runtime.ChatTemplates;
 /// <summary>
 /// Hugging Face's <c>tojson</c> filter, which is Python's <c>json.dumps(x, ensure_ascii=False, indent=None,
 /// separators=None, sort_keys=False)</c>: ", " and ": " separators, floats printed as Python prints them.
+/// Positional arguments follow that signature, so <c>tojson(false, 2)</c> indents by two.
 /// </summary>
 internal static class TemplateJson
 {
     public static string Serialize(object? value, CallArguments args)
     {
-        var ensureAscii = TemplateOps.IsTrue(args.Get(99, "ensure_ascii", false));
-        var indentArg = args.Get(0, "indent");
+        var ensureAscii = TemplateOps.IsTrue(args.Get(0, "ensure_ascii", false));
+        var indentArg = args.Get(1, "indent");
         var indent = indentArg switch
         {
             null => null,
@@ -20,13 +21,13 @@ internal static class TemplateJson
             _ => new string(' ', (int)Math.Max(0, TemplateOps.AsLong(indentArg))),
         };
         var (itemSep, keySep) = (indent is null ? ", " : ",", ": ");
-        if (args.Get(99, "separators") is { } seps)
+        if (args.Get(2, "separators") is { } seps)
         {
             var parts = TemplateOps.ToList(seps);
             (itemSep, keySep) = (TemplateOps.ToStr(parts[0]), TemplateOps.ToStr(parts[1]));
         }
 
-        var sortKeys = TemplateOps.IsTrue(args.Get(99, "sort_keys", false));
+        var sortKeys = TemplateOps.IsTrue(args.Get(3, "sort_keys", false));
         var sb = new StringBuilder();
         Write(sb, value, new Options(indent, itemSep, keySep, ensureAscii, sortKeys), 0);
         return sb.ToString();

@@ -137,12 +137,20 @@ internal sealed class TemplateLexer
     private string LStrip(string text)
     {
         var lineStart = text.LastIndexOf('\n') + 1;
-        if ((lineStart > 0 || _lineStarting) && lineStart < text.Length && text.AsSpan(lineStart).ToString().All(TemplateOps.IsSpace))
+        if ((lineStart == 0 && !_lineStarting) || lineStart == text.Length)
         {
-            return text[..lineStart];
+            return text;
         }
 
-        return text;
+        for (var i = lineStart; i < text.Length; i++)
+        {
+            if (!TemplateOps.IsSpace(text[i]))
+            {
+                return text;
+            }
+        }
+
+        return text[..lineStart];
     }
 
     private void Emit(TokenKind kind, string value)

@@ -10,9 +10,8 @@ internal static class TemplateTests
         "in", "odd", "even", "divisibleby", "lower", "upper", "callable", "sameas",
     };
 
-    public static bool Run(string name, object? v, CallArguments args, RenderContext ctx)
+    public static bool Run(string name, object? v, CallArguments args)
     {
-        _ = ctx;
         object? Arg() => args.Positional.Count > 0 ? args.Positional[0] : args.Named.Values.FirstOrDefault();
         return name switch
         {

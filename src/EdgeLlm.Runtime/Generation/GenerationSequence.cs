@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Microsoft.ML.OnnxRuntime;
@@ -196,6 +197,7 @@ internal sealed unsafe class GenerationSequence : IDisposable
 
     private void Run()
     {
+        var started = Stopwatch.GetTimestamp();
         try
         {
             _model.Session.RunWithBinding(_runOptions, _binding);
@@ -208,6 +210,11 @@ internal sealed unsafe class GenerationSequence : IDisposable
         {
             throw new InvalidOperationException(
                 $"ONNX Runtime failed to run {Path.Combine(_model.Folder, _model.Config.Decoder.FileName)} at sequence length {Length}: {ex.Message.Trim()}", ex);
+        }
+
+        finally
+        {
+            _model.CountRun(Stopwatch.GetTimestamp() - started);
         }
 
         _cache.Advance();

@@ -56,10 +56,18 @@ internal sealed unsafe class KvCache : IDisposable
             _sharedValues = [];
             _buffers = new nint[tensors * 2];
             _views = new OrtValue?[tensors * 2];
-            for (var i = 0; i < _buffers.Length; i++)
+            try
             {
-                _buffers[i] = (nint)NativeMemory.AlignedAlloc((nuint)Math.Max(_capacityBytes, 1), 64);
-                NativeMemory.Clear((void*)_buffers[i], (nuint)_capacityBytes);
+                for (var i = 0; i < _buffers.Length; i++)
+                {
+                    _buffers[i] = (nint)NativeMemory.AlignedAlloc((nuint)Math.Max(_capacityBytes, 1), 64);
+                    NativeMemory.Clear((void*)_buffers[i], (nuint)_capacityBytes);
+                }
+            }
+            catch
+            {
+                Dispose();
+                throw;
             }
         }
     }

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using EdgeLlm.Runtime.ModelFolders;
 using EdgeLlm.Runtime.Providers;
 using Microsoft.Extensions.Logging;
@@ -14,6 +15,9 @@ internal sealed class OnnxModel : IDisposable
 {
     private readonly InferenceSession _session;
     private readonly SessionOptions _sessionOptions;
+    private long _runs;
+    private long _runTicks;
+    private bool _disposed;
 
     private OnnxModel(string folder, GenAiConfig config, RuntimeOptions options, InferenceSession session, SessionOptions sessionOptions,
         ActiveProvider provider, ModelSignature signature)
@@ -37,6 +41,18 @@ internal sealed class OnnxModel : IDisposable
     public ActiveProvider ActiveProvider { get; }
 
     internal ModelSignature Signature { get; }
+
+    /// <summary>Runs of the session so far, over all sequences.</summary>
+    public long Runs => Interlocked.Read(ref _runs);
+
+    /// <summary>Time spent inside <see cref="InferenceSession"/> runs so far, over all sequences (for benchmarks: the rest of decode time is ours).</summary>
+    public TimeSpan RunTime => Stopwatch.GetElapsedTime(0, Interlocked.Read(ref _runTicks));
+
+    internal void CountRun(long ticks)
+    {
+        Interlocked.Increment(ref _runs);
+        Interlocked.Add(ref _runTicks, ticks);
+    }
 
     internal InferenceSession Session => _session;
 
@@ -81,8 +97,6 @@ internal sealed class OnnxModel : IDisposable
         ArgumentOutOfRangeException.ThrowIfGreaterThan(maxLength, Config.ContextLength);
         return new GenerationSequence(this, maxLength);
     }
-
-    private bool _disposed;
 
     public void Dispose()
     {

@@ -11,20 +11,6 @@ public sealed class PromptTooLongException : Exception
         ContextLength = contextLength;
     }
 
-    public PromptTooLongException()
-    {
-    }
-
-    public PromptTooLongException(string message)
-        : base(message)
-    {
-    }
-
-    public PromptTooLongException(string message, Exception innerException)
-        : base(message, innerException)
-    {
-    }
-
     public int PromptTokens { get; }
 
     public int ContextLength { get; }

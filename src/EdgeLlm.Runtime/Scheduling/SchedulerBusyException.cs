@@ -12,20 +12,6 @@ public sealed class SchedulerBusyException : Exception
         Priority = priority;
     }
 
-    public SchedulerBusyException()
-    {
-    }
-
-    public SchedulerBusyException(string message)
-        : base(message)
-    {
-    }
-
-    public SchedulerBusyException(string message, Exception innerException)
-        : base(message, innerException)
-    {
-    }
-
     public int QueueCapacity { get; }
 
     public RequestPriority Priority { get; }

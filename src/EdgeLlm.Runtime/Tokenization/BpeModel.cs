@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
 using System.Text;
 using System.Text.Json;
 using EdgeLlm.Runtime.ModelFolders;
@@ -14,6 +15,7 @@ internal sealed class BpeModel
 {
     private const int CacheLimit = 100_000;
     private const int MaxCachedWordLength = 256;
+    private const int ShortWord = 128;
 
     private readonly Dictionary<string, int> vocab;
     private readonly Dictionary<long, (int Rank, int Id)> merges;
@@ -24,6 +26,10 @@ internal sealed class BpeModel
     private readonly string endOfWordSuffix;
     private readonly int[]? byteIds;
     private readonly ConcurrentDictionary<string, int[]> cache = new(StringComparer.Ordinal);
+    private int cachedWords;
+
+    // Id of each single BMP character that is itself a token (-1 otherwise), so words start without string lookups.
+    private readonly int[] charIds;
 
     private BpeModel(Dictionary<string, int> vocab, Dictionary<long, (int, int)> merges, int? unkId, bool fuseUnk, bool ignoreMerges,
         string continuingSubwordPrefix, string endOfWordSuffix, int[]? byteIds)
@@ -36,6 +42,15 @@ internal sealed class BpeModel
         this.continuingSubwordPrefix = continuingSubwordPrefix;
         this.endOfWordSuffix = endOfWordSuffix;
         this.byteIds = byteIds;
+        charIds = new int[char.MaxValue + 1];
+        Array.Fill(charIds, -1);
+        foreach (var (token, id) in vocab)
+        {
+            if (token.Length == 1)
+            {
+                charIds[token[0]] = id;
+            }
+        }
     }
 
     public IReadOnlyDictionary<string, int> Vocab => vocab;
@@ -116,6 +131,9 @@ internal sealed class BpeModel
             byteIds);
     }
 
+    // Words missing from the cache are rare once a service is warm, so tiered compilation would leave
+    // this path at its slow first tier for the whole of a first long prompt: compile it optimized at once.
+
     /// <summary>Appends the ids of one pre-tokenized word.</summary>
     public void Encode(string word, List<int> output)
     {
@@ -135,9 +153,11 @@ internal sealed class BpeModel
             ids = EncodeUncached(word);
             if (word.Length < MaxCachedWordLength)
             {
-                if (cache.Count >= CacheLimit)
+                // ConcurrentDictionary.Count takes every lock, so the size is tracked separately.
+                if (Interlocked.Increment(ref cachedWords) > CacheLimit)
                 {
                     cache.Clear();
+                    Interlocked.Exchange(ref cachedWords, 0);
                 }
 
                 cache[word] = ids;
@@ -147,10 +167,16 @@ internal sealed class BpeModel
         output.AddRange(ids);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private int[] EncodeUncached(string word)
     {
         var symbols = InitialSymbols(word);
         var n = symbols.Count;
+        if (n > 1 && n <= ShortWord)
+        {
+            return MergeShort(symbols);
+        }
+
         if (n > 1)
         {
             Merge(symbols);
@@ -168,6 +194,7 @@ internal sealed class BpeModel
         return [.. result];
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private List<int> InitialSymbols(string word)
     {
         var symbols = new List<int>(word.Length);
@@ -175,19 +202,7 @@ internal sealed class BpeModel
         for (var i = 0; i < word.Length;)
         {
             var len = char.IsHighSurrogate(word[i]) && i + 1 < word.Length && char.IsLowSurrogate(word[i + 1]) ? 2 : 1;
-            var isLast = i + len >= word.Length;
-            var piece = word.Substring(i, len);
-            if (i > 0 && continuingSubwordPrefix.Length > 0)
-            {
-                piece = continuingSubwordPrefix + piece;
-            }
-
-            if (isLast && endOfWordSuffix.Length > 0)
-            {
-                piece += endOfWordSuffix;
-            }
-
-            if (vocab.TryGetValue(piece, out var id))
+            if (TokenForCharacter(word, i, len) is var id && id >= 0)
             {
                 symbols.Add(id);
                 lastWasUnk = false;
@@ -212,6 +227,98 @@ internal sealed class BpeModel
         return symbols;
     }
 
+    private int TokenForCharacter(string word, int i, int len)
+    {
+        var affixed = (i > 0 && continuingSubwordPrefix.Length > 0) || (i + len >= word.Length && endOfWordSuffix.Length > 0);
+        if (len == 1 && !affixed)
+        {
+            return charIds[word[i]];
+        }
+
+        var piece = word.Substring(i, len);
+        if (i > 0 && continuingSubwordPrefix.Length > 0)
+        {
+            piece = continuingSubwordPrefix + piece;
+        }
+
+        if (i + len >= word.Length && endOfWordSuffix.Length > 0)
+        {
+            piece += endOfWordSuffix;
+        }
+
+        return vocab.TryGetValue(piece, out var id) ? id : -1;
+    }
+
+    /// <summary>
+    /// Short words (nearly all): keep each adjacent pair's rank in a local array and rescan it for the
+    /// best pair after each merge; only the two pairs touching a merge are looked up again.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private int[] MergeShort(List<int> symbols)
+    {
+        var count = symbols.Count;
+        Span<int> ids = stackalloc int[count];
+        Span<int> ranks = stackalloc int[count];
+        Span<int> mergedIds = stackalloc int[count];
+        symbols.CopyTo(ids);
+        for (var i = 0; i + 1 < count; i++)
+        {
+            LookUpPair(ids, ranks, mergedIds, i);
+        }
+
+        while (count > 1)
+        {
+            var best = -1;
+            var bestRank = int.MaxValue;
+            for (var i = 0; i + 1 < count; i++)
+            {
+                if (ranks[i] < bestRank)
+                {
+                    (best, bestRank) = (i, ranks[i]);
+                }
+            }
+
+            if (best < 0)
+            {
+                break;
+            }
+
+            ids[best] = mergedIds[best];
+            ids[(best + 2)..count].CopyTo(ids[(best + 1)..]);
+            ranks[(best + 2)..count].CopyTo(ranks[(best + 1)..]);
+            mergedIds[(best + 2)..count].CopyTo(mergedIds[(best + 1)..]);
+            count--;
+            if (best + 1 < count)
+            {
+                LookUpPair(ids, ranks, mergedIds, best);
+            }
+            else
+            {
+                ranks[best] = int.MaxValue;
+            }
+
+            if (best > 0)
+            {
+                LookUpPair(ids, ranks, mergedIds, best - 1);
+            }
+        }
+
+        return ids[..count].ToArray();
+    }
+
+    private void LookUpPair(Span<int> ids, Span<int> ranks, Span<int> mergedIds, int i)
+    {
+        if (merges.TryGetValue(Key(ids[i], ids[i + 1]), out var m))
+        {
+            ranks[i] = m.Rank;
+            mergedIds[i] = m.Id;
+        }
+        else
+        {
+            ranks[i] = int.MaxValue;
+        }
+    }
+
     private bool TryAddBytes(ReadOnlySpan<char> c, List<int> symbols)
     {
         Span<byte> bytes = stackalloc byte[8];
@@ -232,6 +339,7 @@ internal sealed class BpeModel
         return true;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Merge(List<int> ids)
     {
         var n = ids.Count;

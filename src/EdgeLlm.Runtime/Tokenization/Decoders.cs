@@ -11,33 +11,13 @@ internal abstract class TokenDecoder
 
     public static TokenDecoder? Parse(JsonElement e, JsonFieldReader reader, string field, ISet<string> addedTokens)
     {
-        if (e.ValueKind is JsonValueKind.Null or JsonValueKind.Undefined)
-        {
-            return null;
-        }
-
-        reader.RequireKind(e, field, JsonValueKind.Object);
-        var type = reader.String(e, field + ".type");
+        var type = ComponentJson.TypeOf(e, reader, field);
         switch (type)
         {
+            case null:
+                return null;
             case "Sequence":
-                var listField = field + ".decoders";
-                if (!e.TryGetProperty("decoders", out var list) || list.ValueKind != JsonValueKind.Array)
-                {
-                    throw reader.Fail(listField, "expected a list");
-                }
-
-                var parts = new List<TokenDecoder>();
-                var i = 0;
-                foreach (var item in list.EnumerateArray())
-                {
-                    if (Parse(item, reader, $"{listField}[{i++}]", addedTokens) is { } d)
-                    {
-                        parts.Add(d);
-                    }
-                }
-
-                return new SequenceDecoder([.. parts]);
+                return new SequenceDecoder(ComponentJson.List(e, reader, field, "decoders", (item, f) => Parse(item, reader, f, addedTokens)));
             case "ByteLevel":
                 return new ByteLevelDecoder(addedTokens);
             case "Replace":
@@ -59,7 +39,7 @@ internal abstract class TokenDecoder
             case "Metaspace":
                 return new MetaspaceDecoder(PreTokenizer.ReadReplacement(e, reader, field), PreTokenizer.ReadPrependScheme(e, reader, field));
             default:
-                throw reader.Fail(field + ".type", $"decoder '{type}' is not supported (supported: Sequence, ByteLevel, Replace, ByteFallback, Fuse, Strip, Metaspace)");
+                throw ComponentJson.Unsupported(reader, field, "decoder", type, "Sequence, ByteLevel, Replace, ByteFallback, Fuse, Strip, Metaspace");
         }
     }
 }

@@ -12,16 +12,11 @@ internal abstract class Normalizer
 
     public static Normalizer? Parse(JsonElement e, JsonFieldReader reader, string field)
     {
-        if (e.ValueKind is JsonValueKind.Null or JsonValueKind.Undefined)
-        {
-            return null;
-        }
-
-        reader.RequireKind(e, field, JsonValueKind.Object);
-        var type = reader.String(e, field + ".type");
+        var type = ComponentJson.TypeOf(e, reader, field);
         return type switch
         {
-            "Sequence" => new SequenceNormalizer(ParseList(e, reader, field)),
+            null => null,
+            "Sequence" => new SequenceNormalizer(ComponentJson.List(e, reader, field, "normalizers", (item, f) => Parse(item, reader, f))),
             "Replace" => new ReplaceNormalizer(
                 TokenPattern.Parse(reader.Object(e, field + ".pattern"), reader, field + ".pattern"),
                 ReadContent(e, reader, field + ".content")),
@@ -33,7 +28,7 @@ internal abstract class Normalizer
                 reader.OptionalBool(e, field + ".strip_left") ?? true,
                 reader.OptionalBool(e, field + ".strip_right") ?? true),
             "StripAccents" => new StripAccentsNormalizer(),
-            _ => throw reader.Fail(field + ".type", $"normalizer '{type}' is not supported (supported: Sequence, Replace, Prepend, NFC, NFD, Lowercase, Strip, StripAccents)"),
+            _ => throw ComponentJson.Unsupported(reader, field, "normalizer", type, "Sequence, Replace, Prepend, NFC, NFD, Lowercase, Strip, StripAccents"),
         };
     }
 
@@ -47,27 +42,6 @@ internal abstract class Normalizer
         }
 
         return v.GetString()!;
-    }
-
-    private static Normalizer[] ParseList(JsonElement e, JsonFieldReader reader, string field)
-    {
-        var listField = field + ".normalizers";
-        if (!e.TryGetProperty("normalizers", out var list) || list.ValueKind != JsonValueKind.Array)
-        {
-            throw reader.Fail(listField, "expected a list");
-        }
-
-        var result = new List<Normalizer>();
-        var i = 0;
-        foreach (var item in list.EnumerateArray())
-        {
-            if (Parse(item, reader, $"{listField}[{i++}]") is { } n)
-            {
-                result.Add(n);
-            }
-        }
-
-        return [.. result];
     }
 }
 

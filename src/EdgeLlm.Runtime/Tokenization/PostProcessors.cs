@@ -10,15 +10,10 @@ internal abstract class PostProcessor
 
     public static PostProcessor? Parse(JsonElement e, JsonFieldReader reader, string field, Func<string, int?> tokenToId)
     {
-        if (e.ValueKind is JsonValueKind.Null or JsonValueKind.Undefined)
-        {
-            return null;
-        }
-
-        reader.RequireKind(e, field, JsonValueKind.Object);
-        var type = reader.String(e, field + ".type");
+        var type = ComponentJson.TypeOf(e, reader, field);
         switch (type)
         {
+            case null:
             case "ByteLevel":
                 return null;
             case "TemplateProcessing":
@@ -28,25 +23,9 @@ internal abstract class PostProcessor
                 return new TemplateProcessor(
                     [ReadPair(e, reader, field + ".cls"), null, ReadPair(e, reader, field + ".sep")]);
             case "Sequence":
-                var listField = field + ".processors";
-                if (!e.TryGetProperty("processors", out var list) || list.ValueKind != JsonValueKind.Array)
-                {
-                    throw reader.Fail(listField, "expected a list");
-                }
-
-                var parts = new List<PostProcessor>();
-                var i = 0;
-                foreach (var item in list.EnumerateArray())
-                {
-                    if (Parse(item, reader, $"{listField}[{i++}]", tokenToId) is { } p)
-                    {
-                        parts.Add(p);
-                    }
-                }
-
-                return new SequenceProcessor([.. parts]);
+                return new SequenceProcessor(ComponentJson.List(e, reader, field, "processors", (item, f) => Parse(item, reader, f, tokenToId)));
             default:
-                throw reader.Fail(field + ".type", $"post-processor '{type}' is not supported (supported: TemplateProcessing, ByteLevel, BertProcessing, RobertaProcessing, Sequence)");
+                throw ComponentJson.Unsupported(reader, field, "post-processor", type, "TemplateProcessing, ByteLevel, BertProcessing, RobertaProcessing, Sequence");
         }
     }
 

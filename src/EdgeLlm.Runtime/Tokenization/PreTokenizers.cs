@@ -22,33 +22,13 @@ internal abstract class PreTokenizer
 
     public static PreTokenizer? Parse(JsonElement e, JsonFieldReader reader, string field)
     {
-        if (e.ValueKind is JsonValueKind.Null or JsonValueKind.Undefined)
-        {
-            return null;
-        }
-
-        reader.RequireKind(e, field, JsonValueKind.Object);
-        var type = reader.String(e, field + ".type");
+        var type = ComponentJson.TypeOf(e, reader, field);
         switch (type)
         {
+            case null:
+                return null;
             case "Sequence":
-                var listField = field + ".pretokenizers";
-                if (!e.TryGetProperty("pretokenizers", out var list) || list.ValueKind != JsonValueKind.Array)
-                {
-                    throw reader.Fail(listField, "expected a list");
-                }
-
-                var parts = new List<PreTokenizer>();
-                var i = 0;
-                foreach (var item in list.EnumerateArray())
-                {
-                    if (Parse(item, reader, $"{listField}[{i++}]") is { } p)
-                    {
-                        parts.Add(p);
-                    }
-                }
-
-                return new SequencePreTokenizer([.. parts]);
+                return new SequencePreTokenizer(ComponentJson.List(e, reader, field, "pretokenizers", (item, f) => Parse(item, reader, f)));
             case "Split":
                 return new SplitPreTokenizer(
                     TokenPattern.Parse(reader.Object(e, field + ".pattern"), reader, field + ".pattern"),
@@ -73,7 +53,7 @@ internal abstract class PreTokenizer
             case "Whitespace":
                 return new SplitPreTokenizer(TokenPattern.FromTrustedRegex(@"\w+|[^\w\s]+"), SplitBehavior.Removed, invert: true);
             default:
-                throw reader.Fail(field + ".type", $"pre-tokenizer '{type}' is not supported (supported: Sequence, Split, ByteLevel, Metaspace, Digits, Whitespace, WhitespaceSplit)");
+                throw ComponentJson.Unsupported(reader, field, "pre-tokenizer", type, "Sequence, Split, ByteLevel, Metaspace, Digits, Whitespace, WhitespaceSplit");
         }
     }
 

@@ -17,6 +17,10 @@ internal static partial class UnicodeNormalization
     private static readonly Dictionary<int, int[]> Decompositions = ParseDecompositions();
     private static readonly Dictionary<long, int> Compositions = ParseCompositions();
 
+    // Code points that can change under NFC: combining marks, characters that compose with what precedes
+    // them, and characters that decompose without recomposing. Text without any is already NFC.
+    private static readonly HashSet<int> NfcUnstable = BuildNfcUnstable();
+
     public static string Nfc(string text) => Normalize(text, compose: true);
 
     public static string Nfd(string text) => Normalize(text, compose: false);
@@ -24,7 +28,7 @@ internal static partial class UnicodeNormalization
     private static string Normalize(string text, bool compose)
     {
         // Below U+00C0 nothing decomposes, and below U+0300 nothing combines or composes.
-        if (!HasCharAtOrAbove(text, compose ? '\u0300' : '\u00C0'))
+        if (!HasCharAtOrAbove(text, compose ? '\u0300' : '\u00C0') || (compose && IsQuickNfc(text)))
         {
             return text;
         }
@@ -44,10 +48,60 @@ internal static partial class UnicodeNormalization
         var sb = new StringBuilder(buffer.Count + 4);
         foreach (var cp in buffer)
         {
-            sb.Append(char.ConvertFromUtf32(cp));
+            if (cp < 0x10000)
+            {
+                sb.Append((char)cp);
+            }
+            else
+            {
+                sb.Append(char.ConvertFromUtf32(cp));
+            }
         }
 
         return sb.ToString();
+    }
+
+    private static bool IsQuickNfc(string text)
+    {
+        foreach (var rune in text.EnumerateRunes())
+        {
+            if (rune.Value >= 0x300 && NfcUnstable.Contains(rune.Value))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    private static HashSet<int> BuildNfcUnstable()
+    {
+        var set = new HashSet<int>(CombiningClasses.Keys);
+        var composites = new HashSet<int>(Compositions.Values);
+        foreach (var (key, _) in Compositions)
+        {
+            set.Add((int)(key & 0x1FFFFF));
+        }
+
+        foreach (var cp in Decompositions.Keys)
+        {
+            if (!composites.Contains(cp))
+            {
+                set.Add(cp);
+            }
+        }
+
+        for (var cp = VBase; cp < VBase + VCount; cp++)
+        {
+            set.Add(cp);
+        }
+
+        for (var cp = TBase + 1; cp < TBase + TCount; cp++)
+        {
+            set.Add(cp);
+        }
+
+        return set;
     }
 
     private static bool HasCharAtOrAbove(string text, char limit)

@@ -67,6 +67,8 @@ def conversations():
         [(u, "   spaces around   "), (a, "  padded answer  ")],
         [(u, "<think>internal</think>visible"), (a, "<think>\nreasoning\n</think>\n\nfinal answer"), (u, "next")],
         [(u, "a"), (a, "b"), (u, "c"), (a, "d"), (u, "e"), (a, "f"), (u, "g")],
+        [(u, "Pressure of pump 2?"), (a, '<tool_call>\n{"name": "read", "arguments": {"pump": 2}}\n</tool_call>'),
+         ("tool", '{"bar": 5.5}'), ("tool", '{"unit": "bar"}'), (a, "5.5 bar.")],
     ]
     for conv in convs:
         yield [{"role": r, "content": c} for r, c in conv]
