@@ -5,7 +5,9 @@ namespace EdgeLlm.Cli;
 
 internal static class Program
 {
-    public static Task<int> Main(string[] args) => CliApp.Build().Parse(args).InvokeAsync();
+    // Ctrl+C is handled by the commands that can stop part of their work (chat); elsewhere it ends the process.
+    public static Task<int> Main(string[] args) =>
+        CliApp.Build().Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null });
 }
 
 /// <summary>The `edgellm` command tree. A thin layer: every command calls into the libraries.</summary>
