@@ -8,7 +8,8 @@ namespace EdgeLlm.Runtime.ChatTemplates;
 /// A model's chat template (Jinja), compiled once and rendered like Hugging Face transformers'
 /// <c>apply_chat_template(messages, tokenize=False, add_generation_prompt=...)</c>: the same Jinja settings
 /// (trim_blocks, lstrip_blocks, break/continue), <c>raise_exception</c>, <c>strftime_now</c>, and a <c>tojson</c>
-/// that keeps non-ASCII text.
+/// that keeps non-ASCII text. Compiling happens once in <see cref="Load"/> or <see cref="FromSource"/>; <see cref="Render"/>
+/// only walks the compiled tree and may be called from several threads at once.
 /// </summary>
 internal sealed class ChatTemplate
 {
@@ -337,6 +338,7 @@ internal sealed class ChatTemplate
         decimal m => (double)m,
         ChatTurn t => new TemplateDict { ["role"] = t.Role, ["content"] = t.Content },
         JsonElement e => FromJson(e),
+        System.Text.Json.Nodes.JsonNode n => FromJson(JsonSerializer.SerializeToElement(n)),
         IDictionary d => ToDict(d.Keys.Cast<object>().Select(k => (k, d[k])), name),
         IEnumerable<KeyValuePair<string, object?>> kvs => ToDict(kvs.Select(kv => ((object)kv.Key, kv.Value)), name),
         IEnumerable e => e.Cast<object?>().Select(x => FromDotNet(x, name)).ToList(),

@@ -77,7 +77,7 @@ internal sealed class ArgumentList(List<Expr> positional, List<(string Name, Exp
     {
         if (positional.Count == 0 && named.Count == 0 && spread is null && spreadNamed is null)
         {
-            return new CallArguments([], []);
+            return CallArguments.Empty;
         }
 
         var pos = positional.Select(p => p.Evaluate(ctx)).ToList();
@@ -294,9 +294,10 @@ internal static class TemplateArithmetic
             var y = TemplateOps.AsLong(b);
             switch (op)
             {
-                case "+": return x + y;
-                case "-": return x - y;
-                case "*": return x * y;
+                // Python integers never overflow; failing beats printing a wrapped-around number.
+                case "+": return checked(x + y);
+                case "-": return checked(x - y);
+                case "*": return checked(x * y);
                 case "//":
                     if (y == 0)
                     {

@@ -82,7 +82,11 @@ internal abstract class Stmt(int line)
             {
                 throw new ChatTemplateLineException(stmt.Line, e);
             }
-            catch (Exception e) when (e is OverflowException or InvalidCastException or ArgumentException or FormatException or IndexOutOfRangeException)
+            catch (OverflowException)
+            {
+                throw new ChatTemplateLineException(stmt.Line, new TemplateRuntimeException("integer overflow: the result does not fit in 64 bits"));
+            }
+            catch (Exception e) when (e is InvalidCastException or ArgumentException or FormatException or IndexOutOfRangeException)
             {
                 throw new ChatTemplateLineException(stmt.Line, new TemplateRuntimeException(e.Message));
             }
@@ -438,8 +442,8 @@ internal sealed class CallBlockStmt(int line, CallExpr call, ParameterList param
         }
 
         var args = call.Args.Evaluate(ctx);
-        args.Named["caller"] = caller;
-        ctx.Output.Append(TemplateOps.ToStr(target.Invoke(args)));
+        var named = new Dictionary<string, object?>(args.Named, StringComparer.Ordinal) { ["caller"] = caller };
+        ctx.Output.Append(TemplateOps.ToStr(target.Invoke(new CallArguments(args.Positional, named))));
         return Flow.Normal;
     }
 }

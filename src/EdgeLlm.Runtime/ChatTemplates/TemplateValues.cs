@@ -52,7 +52,7 @@ internal sealed class TemplateNamespace
     public Dictionary<string, object?> Attributes { get; } = new(StringComparer.Ordinal);
 }
 
-/// <summary>Arguments of a call: positional, then keyword.</summary>
+/// <summary>Arguments of a call: positional, then keyword. Treated as read-only once built (<see cref="Empty"/> is shared).</summary>
 internal sealed class CallArguments(List<object?> positional, Dictionary<string, object?> named)
 {
     public static readonly CallArguments Empty = new([], []);
@@ -373,33 +373,58 @@ internal static class TemplateOps
     {
         var quote = s.Contains('\'', StringComparison.Ordinal) && !s.Contains('"', StringComparison.Ordinal) ? '"' : '\'';
         sb.Append(quote);
-        foreach (var c in s)
+        var i = 0;
+        while (i < s.Length)
         {
-            switch (c)
+            // An unpaired surrogate is a code point of its own in Python; Rune decoding would replace it.
+            var status = Rune.DecodeFromUtf16(s.AsSpan(i), out var rune, out var used);
+            var code = status == System.Buffers.OperationStatus.Done ? rune.Value : s[i];
+            used = status == System.Buffers.OperationStatus.Done ? used : 1;
+            switch (code)
             {
                 case '\\': sb.Append("\\\\"); break;
                 case '\n': sb.Append("\\n"); break;
                 case '\r': sb.Append("\\r"); break;
                 case '\t': sb.Append("\\t"); break;
                 default:
-                    if (c == quote)
+                    if (code == quote)
                     {
-                        sb.Append('\\').Append(c);
+                        sb.Append('\\').Append(quote);
                     }
-                    else if (c < 0x20 || c == 0x7f)
+                    else if (IsPrintable(code, status == System.Buffers.OperationStatus.Done))
                     {
-                        sb.Append("\\x").Append(((int)c).ToString("x2", CultureInfo.InvariantCulture));
+                        sb.Append(s, i, used);
                     }
                     else
                     {
-                        sb.Append(c);
+                        sb.Append(code < 0x100 ? $"\\x{code:x2}" : code < 0x10000 ? $"\\u{code:x4}" : $"\\U{code:x8}");
                     }
 
                     break;
             }
+
+            i += used;
         }
 
         sb.Append(quote);
+    }
+
+    // Python's str.isprintable: everything but control, format, surrogate, private-use, unassigned and separator characters (space excepted).
+    private static bool IsPrintable(int code, bool valid)
+    {
+        if (code == ' ')
+        {
+            return true;
+        }
+
+        if (!valid)
+        {
+            return false;
+        }
+
+        return Rune.GetUnicodeCategory(new Rune(code)) is not (UnicodeCategory.Control or UnicodeCategory.Format or UnicodeCategory.Surrogate
+            or UnicodeCategory.PrivateUse or UnicodeCategory.OtherNotAssigned or UnicodeCategory.LineSeparator
+            or UnicodeCategory.ParagraphSeparator or UnicodeCategory.SpaceSeparator);
     }
 
     /// <summary>Python's float repr: the shortest round-tripping digits, scientific below 1e-4 and from 1e16.</summary>

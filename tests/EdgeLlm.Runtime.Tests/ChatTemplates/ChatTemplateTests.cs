@@ -122,6 +122,7 @@ public sealed class ChatTemplateTests
         Assert.Equal(3, e.Line);
         Assert.Contains("'dict object' has no attribute 'meta'", e.Problem, StringComparison.Ordinal);
         Assert.Contains("can only concatenate str", Assert.Throws<ChatTemplateException>(() => Render("{{ 'a' + 1 }}")).Problem, StringComparison.Ordinal);
+        Assert.Contains("integer overflow", Assert.Throws<ChatTemplateException>(() => Render("{{ 9223372036854775807 + 1 }}")).Problem, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -152,6 +153,15 @@ public sealed class ChatTemplateTests
         };
         var text = t.Render([new("user", "Hi")], addGenerationPrompt: false, new Dictionary<string, object?> { ["tools"] = new[] { tool } });
         Assert.Contains("<tools>\n{\"type\": \"function\", \"function\": {\"name\": \"pressure\", \"limits\": [1, 2.5, \"bär\", true]}}\n</tools>", text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Render_JsonExtraVariables_KeepTypesAndOrder()
+    {
+        var node = System.Text.Json.Nodes.JsonNode.Parse("""{"z": 1, "a": [1.5, null, "é"]}""");
+        using var doc = System.Text.Json.JsonDocument.Parse("""{"n": 2, "b": false}""");
+        Assert.Equal("""{"z": 1, "a": [1.5, null, "é"]}|{'n': 2, 'b': False}""",
+            Render("{{ node | tojson }}|{{ element }}", vars: new Dictionary<string, object?> { ["node"] = node, ["element"] = doc.RootElement }));
     }
 
     [Fact]

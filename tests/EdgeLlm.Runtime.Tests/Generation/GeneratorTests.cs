@@ -208,6 +208,21 @@ public sealed class GeneratorTests(TinyModelFixture models)
     }
 
     [Fact]
+    public async Task ConcurrentGenerations_OnOneModel_MatchSequentialOnes()
+    {
+        var options = new GenerationOptions { MaxNewTokens = 8, StopTokenIds = [] };
+        int[][] prompts = [Prompt, [7, 8, 9], [400, 401, 402, 403, 404, 405]];
+        var sequential = new List<List<int>>();
+        foreach (var prompt in prompts)
+        {
+            sequential.Add(await Ids(Generator.GenerateAsync(prompt, options)));
+        }
+
+        var concurrent = await Task.WhenAll(prompts.Select(p => Task.Run(() => Ids(Generator.GenerateAsync(p, options)))));
+        Assert.Equal(sequential, concurrent);
+    }
+
+    [Fact]
     public void DecodeStep_AllocatesLessThanFourKilobytes()
     {
         using var sequence = models.Model("int4").CreateSequence(64);
