@@ -13,6 +13,7 @@ internal sealed class ModelLoading
     public Option<int> Threads { get; } = CommonOptions.Threads();
     public Option<string> Provider { get; } = CommonOptions.Provider();
     public Option<string[]> EpLibraries { get; } = CommonOptions.EpLibraries();
+    public Option<int?> PrefillChunk { get; } = new("--prefill-chunk") { Description = "Most prompt tokens per prefill run (bounds prefill memory; default: the runtime's)." };
     public Option<bool> Verbose { get; } = new("--verbose", "-v") { Description = "Log provider selection and model loading to stderr." };
 
     public void AddTo(Command command)
@@ -21,6 +22,7 @@ internal sealed class ModelLoading
         command.Add(Threads);
         command.Add(Provider);
         command.Add(EpLibraries);
+        command.Add(PrefillChunk);
         command.Add(Verbose);
     }
 
@@ -43,6 +45,11 @@ internal sealed class ModelLoading
         }
 
         options.IntraOpNumThreads = threads == 0 ? null : threads;
+        if (parse.GetValue(PrefillChunk) is { } chunk)
+        {
+            options.PrefillChunkTokens = chunk >= 0 ? chunk : throw new ArgumentException($"--prefill-chunk: {chunk} is negative (0 = the whole prompt in one run)");
+        }
+
         foreach (var spec in parse.GetValue(EpLibraries) ?? [])
         {
             var eq = spec.IndexOf('=', StringComparison.Ordinal);
