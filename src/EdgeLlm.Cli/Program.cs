@@ -1,10 +1,28 @@
+using System.CommandLine;
+using EdgeLlm.Cli.Commands;
+
 namespace EdgeLlm.Cli;
 
 internal static class Program
 {
-    public static int Main(string[] args)
+    // Ctrl+C is handled by the commands that can stop part of their work (chat); elsewhere it ends the process.
+    public static Task<int> Main(string[] args) =>
+        CliApp.Build().Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null });
+}
+
+/// <summary>The `edgellm` command tree. A thin layer: every command calls into the libraries.</summary>
+internal static class CliApp
+{
+    public static RootCommand Build()
     {
-        Console.Error.WriteLine($"edgellm: no command given ({args.Length} arguments)");
-        return 2;
+        var root = new RootCommand("edgellm: an offline LLM agent for edge devices. Runs int4 ONNX models on the device.");
+        root.Add(ModelCommand.Build());
+        root.Add(TokenizeCommands.BuildTokenize());
+        root.Add(TokenizeCommands.BuildDetokenize());
+        root.Add(TemplateCommand.Build());
+        root.Add(GenerateCommand.Build());
+        root.Add(ChatCommand.Build());
+        root.Add(BenchCommand.Build());
+        return root;
     }
 }

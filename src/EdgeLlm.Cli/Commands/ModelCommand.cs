@@ -1,0 +1,74 @@
+using System.CommandLine;
+using EdgeLlm.Runtime.ModelFolders;
+using EdgeLlm.Runtime.Synthesis;
+
+namespace EdgeLlm.Cli.Commands;
+
+/// <summary>`edgellm model synth|info`.</summary>
+internal static class ModelCommand
+{
+    public static Command Build()
+    {
+        var model = new Command("model", "Model folders: synthesize random-weight models, inspect folders.");
+        model.Add(BuildSynth());
+        model.Add(BuildInfo());
+        return model;
+    }
+
+    private static Command BuildSynth()
+    {
+        var family = new Option<string>("--family") { Description = $"Model family: {string.Join(", ", ModelSynthesizer.Families)}.", Required = true };
+        var shape = new Option<string>("--shape") { Description = $"Shape: {string.Join(", ", ModelSynthesizer.Shapes)}.", DefaultValueFactory = _ => "tiny" };
+        var quant = new Option<string>("--quant") { Description = "Weights: fp32 or int4 (MatMulNBits, block 32).", DefaultValueFactory = _ => "int4" };
+        var output = new Option<string>("--out") { Description = "Folder to write (created; existing model files are replaced).", Required = true };
+        var seed = new Option<int>("--seed") { Description = "Random seed; the same seed writes the same files.", DefaultValueFactory = _ => 1 };
+        var json = CommonOptions.Json();
+        var cmd = new Command("synth", "Write a random-weight decoder in onnxruntime-genai's folder format (for tests and benchmarks; its answers are noise).")
+        {
+            family, shape, quant, output, seed, json,
+        };
+        cmd.SetAction((parse, ct) => CliOutput.RunAsync(parse.GetValue(json), () =>
+        {
+            var asJson = parse.GetValue(json);
+            var progress = asJson ? null : new Progress<string>(m => Console.Error.WriteLine(m));
+            var result = ModelSynthesizer.Synthesize(
+                new SynthesisOptions(parse.GetValue(family)!, parse.GetValue(shape)!, parse.GetValue(quant)!, parse.GetValue(output)!, parse.GetValue(seed)),
+                progress,
+                ct);
+            if (asJson)
+            {
+                CliOutput.WriteJson(result);
+            }
+            else
+            {
+                Console.WriteLine($"wrote {parse.GetValue(output)}: {result.Parameters:N0} parameters, {result.WeightBytes / (1024.0 * 1024.0):F1} MiB of weights");
+            }
+
+            return Task.FromResult(0);
+        }));
+        return cmd;
+    }
+
+    private static Command BuildInfo()
+    {
+        var modelDir = CommonOptions.Model();
+        var json = CommonOptions.Json();
+        var cmd = new Command("info", "Show what a model folder holds: family, shape, context, ids, files.") { modelDir, json };
+        cmd.SetAction(parse => CliOutput.Run(parse.GetValue(json), () =>
+        {
+            var dir = parse.GetValue(modelDir)!;
+            var info = ModelFolderInfo.Read(dir);
+            if (parse.GetValue(json))
+            {
+                CliOutput.WriteJson(info);
+            }
+            else
+            {
+                Console.WriteLine(info.ToText());
+            }
+
+            return 0;
+        }));
+        return cmd;
+    }
+}
