@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Numerics.Tensors;
+using EdgeLlm.Runtime.Numerics;
 
 namespace EdgeLlm.Runtime.Generation;
 
@@ -33,7 +34,7 @@ internal sealed class TokenSampler : IDisposable
     private readonly bool[] _seen;
     private readonly int[] _seenIds;
     private readonly bool _penalize;
-    private SamplingRandom _random;
+    private Xoshiro256 _random;
     private int _seenCount;
 
     public TokenSampler(int vocab, SamplingSettings settings)
@@ -41,7 +42,7 @@ internal sealed class TokenSampler : IDisposable
         ArgumentOutOfRangeException.ThrowIfLessThan(vocab, 1);
         _vocab = vocab;
         _settings = settings;
-        _random = new SamplingRandom(settings.Seed);
+        _random = new Xoshiro256(settings.Seed);
         _scratch = ArrayPool<float>.Shared.Rent(vocab);
         _weights = ArrayPool<float>.Shared.Rent(vocab);
         _order = ArrayPool<int>.Shared.Rent(vocab);

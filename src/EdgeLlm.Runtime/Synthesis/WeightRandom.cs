@@ -1,5 +1,5 @@
-using System.Numerics;
 using System.Text;
+using EdgeLlm.Runtime.Numerics;
 
 namespace EdgeLlm.Runtime.Synthesis;
 
@@ -14,29 +14,15 @@ internal struct WeightRandom
     // Irwin–Hall with four uniforms has variance 4/12; this rescales it to unit variance.
     private static readonly float IrwinHallScale = MathF.Sqrt(3f) * InvUInt16;
 
-    private ulong _s0, _s1, _s2, _s3;
+    private Xoshiro256 _rng;
 
     public WeightRandom(int seed, string stream)
     {
         var x = unchecked((ulong)(uint)seed * 0x9E3779B97F4A7C15UL) ^ Fnv1a(stream);
-        _s0 = SplitMix(ref x);
-        _s1 = SplitMix(ref x);
-        _s2 = SplitMix(ref x);
-        _s3 = SplitMix(ref x);
+        _rng = new Xoshiro256(x);
     }
 
-    public ulong NextUInt64()
-    {
-        var result = BitOperations.RotateLeft(_s1 * 5, 7) * 9;
-        var t = _s1 << 17;
-        _s2 ^= _s0;
-        _s3 ^= _s1;
-        _s1 ^= _s2;
-        _s0 ^= _s3;
-        _s2 ^= t;
-        _s3 = BitOperations.RotateLeft(_s3, 45);
-        return result;
-    }
+    public ulong NextUInt64() => _rng.NextUInt64();
 
     /// <summary>Uniform in [0, 1).</summary>
     public float NextUniform() => (NextUInt64() >> 40) * (1f / (1 << 24));
@@ -58,15 +44,6 @@ internal struct WeightRandom
         {
             values[i] = mean + std * NextNormal();
         }
-    }
-
-    private static ulong SplitMix(ref ulong x)
-    {
-        x += 0x9E3779B97F4A7C15UL;
-        var z = x;
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
-        return z ^ (z >> 31);
     }
 
     private static ulong Fnv1a(string text)

@@ -1,14 +1,14 @@
-namespace EdgeLlm.Runtime.Generation;
+namespace EdgeLlm.Runtime.Numerics;
 
 /// <summary>
 /// xoshiro256** seeded through SplitMix64: a small generator whose output for a seed is fixed by this code,
-/// not by the .NET version, so seeded sampling is reproducible across runs, machines and upgrades.
+/// not by the .NET version, so seeded sampling and synthesized weights are reproducible across runs, machines and upgrades.
 /// </summary>
-internal struct SamplingRandom
+internal struct Xoshiro256
 {
     private ulong _s0, _s1, _s2, _s3;
 
-    public SamplingRandom(ulong seed)
+    public Xoshiro256(ulong seed)
     {
         _s0 = SplitMix(ref seed);
         _s1 = SplitMix(ref seed);
