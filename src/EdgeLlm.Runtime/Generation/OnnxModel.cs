@@ -1,0 +1,171 @@
+using System.Diagnostics;
+using EdgeLlm.Runtime.ModelFolders;
+using EdgeLlm.Runtime.Providers;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.ML.OnnxRuntime;
+
+namespace EdgeLlm.Runtime.Generation;
+
+/// <summary>
+/// A decoder loaded from a model folder in onnxruntime-genai's layout: its genai_config.json and one ONNX Runtime
+/// session. Thread-safe: any number of <see cref="GenerationSequence"/>s may run on it at once.
+/// </summary>
+internal sealed class OnnxModel : IDisposable
+{
+    private readonly InferenceSession _session;
+    private readonly SessionOptions _sessionOptions;
+    private long _runs;
+    private long _runTicks;
+    private bool _disposed;
+
+    private OnnxModel(string folder, GenAiConfig config, RuntimeOptions options, InferenceSession session, SessionOptions sessionOptions,
+        ActiveProvider provider, ModelSignature signature)
+    {
+        Folder = folder;
+        Config = config;
+        Options = options;
+        _session = session;
+        _sessionOptions = sessionOptions;
+        ActiveProvider = provider;
+        Signature = signature;
+    }
+
+    public string Folder { get; }
+
+    public GenAiConfig Config { get; }
+
+    public RuntimeOptions Options { get; }
+
+    /// <summary>The execution provider the session runs on, and why better-ranked ones were not used.</summary>
+    public ActiveProvider ActiveProvider { get; }
+
+    internal ModelSignature Signature { get; }
+
+    /// <summary>Runs of the session so far, over all sequences.</summary>
+    public long Runs => Interlocked.Read(ref _runs);
+
+    /// <summary>Time spent inside <see cref="InferenceSession"/> runs so far, over all sequences (for benchmarks: the rest of decode time is ours).</summary>
+    public TimeSpan RunTime => Stopwatch.GetElapsedTime(0, Interlocked.Read(ref _runTicks));
+
+    internal void CountRun(long ticks)
+    {
+        Interlocked.Increment(ref _runs);
+        Interlocked.Add(ref _runTicks, ticks);
+    }
+
+    internal InferenceSession Session => _session;
+
+    /// <summary>Loads the model folder <paramref name="folder"/>.</summary>
+    /// <exception cref="ModelFolderException">A file or field of the folder is missing or does not match the model.</exception>
+    public static OnnxModel Load(string folder, RuntimeOptions? options = null, ILogger? logger = null)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(folder);
+        options ??= new RuntimeOptions();
+        logger ??= NullLogger.Instance;
+
+        var config = GenAiConfig.Load(folder);
+        var configPath = Path.Combine(folder, GenAiConfig.FileName);
+        var modelPath = Path.Combine(folder, config.Decoder.FileName);
+        if (!File.Exists(modelPath))
+        {
+            throw new ModelFolderException(configPath, "model.decoder.filename", $"names '{config.Decoder.FileName}', but {modelPath} does not exist.");
+        }
+
+        var plan = ExecutionProviderSelector.Plan(options.ProviderPolicy, options.ExecutionProviderLibraries.AsReadOnly(), config.Decoder.SessionOptions, logger);
+        var reasons = new List<string>(plan.Reasons);
+        var (session, sessionOptions, provider) = CreateSession(modelPath, config, options, plan, reasons, logger);
+        try
+        {
+            var signature = ModelSignature.Read(session, config, configPath, modelPath);
+            ProviderLog.Active(logger, provider.Name, provider.Device);
+            return new OnnxModel(folder, config, options, session, sessionOptions, provider, signature);
+        }
+        catch
+        {
+            session.Dispose();
+            sessionOptions.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Starts a sequence whose key/value cache holds <paramref name="maxLength"/> tokens (prompt and generated).</summary>
+    public GenerationSequence CreateSequence(int maxLength)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxLength, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(maxLength, Config.ContextLength);
+        return new GenerationSequence(this, maxLength);
+    }
+
+    public void Dispose()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
+        _session.Dispose();
+        _sessionOptions.Dispose();
+    }
+
+    private static (InferenceSession, SessionOptions, ActiveProvider) CreateSession(
+        string modelPath, GenAiConfig config, RuntimeOptions options, ProviderPlan plan, List<string> reasons, ILogger logger)
+    {
+        foreach (var candidate in plan.Candidates)
+        {
+            var so = CreateSessionOptions(config, options);
+            try
+            {
+                candidate.AppendTo(so);
+                var session = new InferenceSession(modelPath, so);
+                return (session, so, new ActiveProvider(candidate.Name, candidate.Device, reasons));
+            }
+            catch (OnnxRuntimeException ex)
+            {
+                so.Dispose();
+                var reason = $"Execution provider {candidate} cannot run {modelPath}: {ex.Message.Trim()}";
+                reasons.Add(reason);
+                ProviderLog.Skipped(logger, reason);
+            }
+        }
+
+        if (reasons.Count > 0)
+        {
+            ProviderLog.CpuFallback(logger, string.Join(" | ", reasons));
+        }
+
+        var cpuOptions = CreateSessionOptions(config, options);
+        try
+        {
+            var session = new InferenceSession(modelPath, cpuOptions);
+            return (session, cpuOptions, new ActiveProvider(ActiveProvider.CpuProviderName, ProviderDevice.Cpu, reasons));
+        }
+        catch (OnnxRuntimeException ex)
+        {
+            cpuOptions.Dispose();
+            throw new ModelFolderException(modelPath, null,
+                $"ONNX Runtime cannot load the model ({ex.Message.Trim()}); re-export it with onnxruntime-genai's model builder or `edgellm model synth`.", ex);
+        }
+    }
+
+    private static SessionOptions CreateSessionOptions(GenAiConfig config, RuntimeOptions options)
+    {
+        var session = config.Decoder.SessionOptions;
+        var so = new SessionOptions
+        {
+            GraphOptimizationLevel = options.GraphOptimization switch
+            {
+                GraphOptimization.Disabled => GraphOptimizationLevel.ORT_DISABLE_ALL,
+                GraphOptimization.Basic => GraphOptimizationLevel.ORT_ENABLE_BASIC,
+                GraphOptimization.Extended => GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+                _ => GraphOptimizationLevel.ORT_ENABLE_ALL,
+            },
+            IntraOpNumThreads = options.IntraOpNumThreads ?? session.IntraOpNumThreads ?? 0,
+            InterOpNumThreads = session.InterOpNumThreads ?? 0,
+            LogId = session.LogId ?? "edgellm",
+        };
+        return so;
+    }
+}

@@ -1,0 +1,41 @@
+using System.ComponentModel.DataAnnotations;
+using EdgeLlm.Runtime.Providers;
+
+namespace EdgeLlm.Runtime.Generation;
+
+/// <summary>How ONNX Runtime sessions are created for a model: threads, execution providers, graph optimization.</summary>
+public sealed class RuntimeOptions
+{
+    /// <summary>
+    /// Threads ONNX Runtime uses inside one operator. Default null: genai_config.json's
+    /// <c>intra_op_num_threads</c> if set, else ONNX Runtime's default (one per physical core).
+    /// </summary>
+    [Range(1, 1024)]
+    public int? IntraOpNumThreads { get; set; }
+
+    /// <summary>Which device to try first. Default <see cref="ProviderPolicy.PreferNpu"/>, which means the CPU when no NPU or GPU provider is configured.</summary>
+    public ProviderPolicy ProviderPolicy { get; set; } = ProviderPolicy.PreferNpu;
+
+    /// <summary>Plugin execution provider libraries registered at start. Default none.</summary>
+    public IList<ExecutionProviderLibrary> ExecutionProviderLibraries { get; init; } = [];
+
+    /// <summary>ONNX Runtime graph optimization level. Default <see cref="GraphOptimization.All"/>.</summary>
+    public GraphOptimization GraphOptimization { get; set; } = GraphOptimization.All;
+
+    /// <summary>
+    /// Largest number of prompt tokens fed to the model in one run. Default 0: the whole prompt in one run.
+    /// A limit bounds the memory of the prefill (its logits alone are prompt length × vocabulary size floats)
+    /// at the cost of some prefill speed.
+    /// </summary>
+    [Range(0, int.MaxValue)]
+    public int PrefillChunkTokens { get; set; }
+}
+
+/// <summary>ONNX Runtime graph optimization levels.</summary>
+public enum GraphOptimization
+{
+    Disabled,
+    Basic,
+    Extended,
+    All,
+}
