@@ -72,7 +72,10 @@ internal static class AdapterFile
         }
     }
 
-    /// <summary>Reads and checks the adapter file at <paramref name="path"/>.</summary>
+    /// <summary>
+    /// Reads and checks the adapter file at <paramref name="path"/>. The parameters' data are slices of one pinned
+    /// array holding the file, so native tensors can view them in place.
+    /// </summary>
     /// <exception cref="AdapterFileException">The file cannot be read or is not a well-formed adapter; the message names the file and the part at fault.</exception>
     public static AdapterContents Read(string path)
     {
@@ -81,7 +84,14 @@ internal static class AdapterFile
         byte[] bytes;
         try
         {
-            bytes = File.ReadAllBytes(full);
+            using var stream = new FileStream(full, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.SequentialScan);
+            if (stream.Length > int.MaxValue)
+            {
+                throw new AdapterFileException(full, $"is {stream.Length} bytes, more than the 2 GB a FlatBuffer can address; it is not an adapter.");
+            }
+
+            bytes = GC.AllocateUninitializedArray<byte>((int)stream.Length, pinned: true);
+            stream.ReadExactly(bytes);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
@@ -141,6 +151,11 @@ internal static class AdapterFile
 
             var dimsAt = r.Reference(table, 1, $"{what} dims") ?? throw r.Fail($"{what} has no dims field.");
             var (dimsStart, rank) = r.Vector(dimsAt, 8, $"{what} dims");
+            if (rank == 0)
+            {
+                throw r.Fail($"{what} has no dims; ONNX Runtime needs at least one dimension per adapter parameter.");
+            }
+
             var dims = new long[rank];
             for (var d = 0; d < rank; d++)
             {
@@ -150,8 +165,8 @@ internal static class AdapterFile
             var type = (AdapterDataType)r.Int32(table, 2, $"{what} data_type");
             if (AdapterDataTypes.ElementSize(type) == 0)
             {
-                throw r.Fail($"{what} has data_type {(int)type}, which is not a tensor element type an adapter may hold " +
-                    "(1 float .. 20 float8e5m2fnuz, strings excluded).");
+                throw r.Fail($"{what} has data_type {(int)type}, which ONNX Runtime does not accept in an adapter " +
+                    "(it takes float, float16, bfloat16, double, the float8 types and 8- to 64-bit integers; not string, bool or complex).");
             }
 
             var dataAt = r.Reference(table, 3, $"{what} raw_data") ?? throw r.Fail($"{what} has no raw_data field.");
@@ -195,7 +210,13 @@ internal static class AdapterFile
             }
 
             var expected = p.ExpectedBytes();
-            if (expected < 0 || expected != p.Data.Length)
+            if (expected < 0)
+            {
+                throw new ArgumentException(
+                    $"Adapter parameter '{p.Name}' is {p.DataType} {p.Shape}; ONNX Runtime needs a supported type and at least one non-negative dimension.", nameof(parameters));
+            }
+
+            if (expected != p.Data.Length)
             {
                 throw new ArgumentException(
                     $"Adapter parameter '{p.Name}' ({p.DataType}, dims {p.Shape}) has {p.Data.Length} bytes of data; its type and dims need {expected}.", nameof(parameters));

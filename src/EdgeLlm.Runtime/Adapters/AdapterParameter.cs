@@ -25,13 +25,13 @@ internal sealed record AdapterParameter(string Name, IReadOnlyList<long> Dims, A
     }
 
     /// <summary>
-    /// Element count × element size, or -1 when a dimension is negative, the type is not a valid parameter type,
-    /// or the size overflows.
+    /// Element count × element size, or -1 when there are no dims (ONNX Runtime takes no scalars in an adapter), a
+    /// dimension is negative, the type is not a valid parameter type, or the size overflows.
     /// </summary>
     internal long ExpectedBytes()
     {
         long size = AdapterDataTypes.ElementSize(DataType);
-        if (size == 0)
+        if (size == 0 || Dims.Count == 0)
         {
             return -1;
         }

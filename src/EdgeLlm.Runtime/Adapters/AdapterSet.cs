@@ -1,14 +1,24 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
 
 namespace EdgeLlm.Runtime.Adapters;
 
 /// <summary>
 /// The LoRA adapters loaded for one model, by name. Each is checked against the model when loaded: every parameter
 /// must be an input the model lets an adapter replace (an overridable initializer, as LoRA models have) with the
-/// same element type and shape, and LoRA factor pairs must be complete and of one rank. A generation activates at
-/// most one adapter on its own run options, so sequences running at the same time can use different adapters.
-/// Thread-safe. Owned by the model; adapters stay loaded until the model is disposed.
+/// same element type and shape, and LoRA factor pairs must be complete and of one rank. A sequence activates at
+/// most one adapter by binding its tensors as inputs of its own IO binding, so sequences running at the same time
+/// can use different adapters. Thread-safe. Owned by the model; adapters stay loaded until the model is disposed.
 /// </summary>
+/// <remarks>
+/// ONNX Runtime's own route, <c>RunOptions.AddActiveLoraAdapter</c>, feeds the adapter's tensors in <c>Run</c> only:
+/// <c>RunWithBinding</c>, which the generation loop uses, ignores the run options' adapters (ONNX Runtime 1.31). So
+/// the adapter's parameters are bound as inputs directly, once per sequence: the same tensors, the same effect,
+/// no per-token cost. The tensors view the adapter file's bytes, read once into pinned memory and shared by all
+/// sequences (inputs are only read).
+/// </remarks>
 internal sealed class AdapterSet : IDisposable
 {
     /// <summary>The folder beside the model whose <c>*.onnx_adapter</c> files are loaded with the model, each named after its file.</summary>
@@ -82,23 +92,12 @@ internal sealed class AdapterSet : IDisposable
 
         var contents = AdapterFile.Read(full);
         Check(contents, full);
-        OrtLoraAdapter handle;
-        try
-        {
-            // No allocator: ONNX Runtime maps the file and reads the parameters in place (CPU memory).
-            handle = OrtLoraAdapter.Create(full, null);
-        }
-        catch (OnnxRuntimeException ex)
-        {
-            throw new AdapterFileException(full, $"ONNX Runtime cannot load it ({ex.Message.Trim()}); re-export the adapter.", ex);
-        }
-
-        var adapter = new LoadedAdapter(this, name, full, contents.Parameters.Count, contents.Parameters.Sum(p => (long)p.Data.Length), handle);
+        var adapter = new LoadedAdapter(this, name, full, contents);
         lock (_adapters)
         {
             if (_disposed || !_adapters.TryAdd(name, adapter))
             {
-                handle.Dispose();
+                adapter.Dispose();
                 ObjectDisposedException.ThrowIf(_disposed, this);
                 throw new ArgumentException($"An adapter named '{name}' is already loaded on {_modelPath}; choose another name for {full}.", nameof(name));
             }
@@ -150,10 +149,10 @@ internal sealed class AdapterSet : IDisposable
         throw new ArgumentException($"Unknown adapter '{name}' for {_modelPath}; {loaded}.", nameof(name));
     }
 
-    /// <summary>Makes every run with <paramref name="runOptions"/> use <paramref name="adapter"/>.</summary>
-    internal void Activate(RunOptions runOptions, LoadedAdapter adapter)
+    /// <summary>Makes every run with <paramref name="binding"/> use <paramref name="adapter"/>: binds its parameters as inputs.</summary>
+    internal void Activate(OrtIoBinding binding, LoadedAdapter adapter)
     {
-        ArgumentNullException.ThrowIfNull(runOptions);
+        ArgumentNullException.ThrowIfNull(binding);
         ArgumentNullException.ThrowIfNull(adapter);
         if (!ReferenceEquals(adapter.Owner, this))
         {
@@ -163,7 +162,10 @@ internal sealed class AdapterSet : IDisposable
         lock (_adapters)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            runOptions.AddActiveLoraAdapter(adapter.Handle);
+            foreach (var (name, value) in adapter.Values)
+            {
+                binding.BindInput(name, value);
+            }
         }
     }
 
@@ -179,7 +181,7 @@ internal sealed class AdapterSet : IDisposable
             _disposed = true;
             foreach (var adapter in _adapters.Values)
             {
-                adapter.Handle.Dispose();
+                adapter.Dispose();
             }
 
             _adapters.Clear();
@@ -248,16 +250,31 @@ internal sealed class AdapterSet : IDisposable
 }
 
 /// <summary>An adapter loaded on a model: activate it with <see cref="Generation.GenerationOptions.Adapter"/>.</summary>
-internal sealed class LoadedAdapter
+internal sealed class LoadedAdapter : IDisposable
 {
-    internal LoadedAdapter(AdapterSet owner, string name, string path, int parameters, long bytes, OrtLoraAdapter handle)
+    private readonly AdapterContents _contents;
+
+    internal LoadedAdapter(AdapterSet owner, string name, string path, AdapterContents contents)
     {
         Owner = owner;
         Name = name;
         Path = path;
-        Parameters = parameters;
-        Bytes = bytes;
-        Handle = handle;
+        _contents = contents;
+        var values = new List<(string, OrtValue)>(contents.Parameters.Count);
+        try
+        {
+            foreach (var parameter in contents.Parameters)
+            {
+                values.Add((parameter.Name, View(parameter)));
+            }
+        }
+        catch
+        {
+            values.ForEach(v => v.Item2.Dispose());
+            throw;
+        }
+
+        Values = values;
     }
 
     public string Name { get; }
@@ -266,12 +283,34 @@ internal sealed class LoadedAdapter
     public string Path { get; }
 
     /// <summary>Number of tensors it replaces.</summary>
-    public int Parameters { get; }
+    public int Parameters => _contents.Parameters.Count;
 
     /// <summary>Bytes of parameter data.</summary>
-    public long Bytes { get; }
+    public long Bytes => _contents.Parameters.Sum(p => (long)p.Data.Length);
 
     internal AdapterSet Owner { get; }
 
-    internal OrtLoraAdapter Handle { get; }
+    /// <summary>Each parameter as a tensor over the pinned file bytes, by the input name it replaces.</summary>
+    internal IReadOnlyList<(string Name, OrtValue Value)> Values { get; }
+
+    public void Dispose()
+    {
+        foreach (var (_, value) in Values)
+        {
+            value.Dispose();
+        }
+    }
+
+    private static unsafe OrtValue View(AdapterParameter parameter)
+    {
+        // The reader hands out slices of one pinned array, so the address stays valid for the adapter's life.
+        if (!MemoryMarshal.TryGetArray(parameter.Data, out var segment) || segment.Array is null)
+        {
+            throw new InvalidOperationException($"Adapter parameter '{parameter.Name}' is not backed by an array.");
+        }
+
+        var address = (nint)Unsafe.AsPointer(ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(segment.Array), segment.Offset));
+        return OrtValue.CreateTensorValueWithData(OrtMemoryInfo.DefaultInstance, (TensorElementType)(int)parameter.DataType,
+            parameter.Dims.ToArray(), address, segment.Count);
+    }
 }

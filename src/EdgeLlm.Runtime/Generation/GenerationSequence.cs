@@ -54,7 +54,7 @@ internal sealed unsafe class GenerationSequence : IDisposable
         {
             if (adapter is not null)
             {
-                model.Adapters.Activate(_runOptions, adapter);
+                model.Adapters.Activate(_binding, adapter);
             }
 
             _cache = new KvCache(_signature, decoder.NumKeyValueHeads, decoder.HeadSize, maxLength, model.Config.Search.PastPresentShareBuffer);
