@@ -29,6 +29,32 @@ public sealed class AdapterSynthesisTests(LoraModelFixture models) : IClassFixtu
         Assert.Equal(plain.Session.InputMetadata.Keys, harness.Session.InputMetadata.Keys);
     }
 
+    [Theory]
+    [InlineData("fp32", "/model/layers.1/attn/qkv_proj/MatMul/output_0")]
+    [InlineData("int4", "/model/layers.1/attn/qkv_proj/MatMul_Q4/output_0")]
+    public void LoraBranches_AreWiredAsTheBuilderWiresThem(string quant, string qkvBase)
+    {
+        var nodes = OnnxNodeReader.Read(Path.Combine(models.Folder("lora", quant), ModelSynthesizer.ModelFile)).ToDictionary(n => n.Name);
+        const string norm = "/model/layers.1/input_layernorm/output_0";
+        const string attention = "/model/layers.1/attn/GroupQueryAttention/output_0";
+
+        AssertNode("/model/layers.1/attn/qkv_proj/lora_A/MatMul", "MatMul", norm, "model.layers.1.attn.qkv_proj.lora_A.MatMul.weight");
+        AssertNode("/model/layers.1/attn/qkv_proj/lora_B/MatMul", "MatMul", "/model/layers.1/attn/qkv_proj/lora_A/MatMul/output_0", "model.layers.1.attn.qkv_proj.lora_B.MatMul.weight");
+        AssertNode("/model/layers.1/attn/qkv_proj/lora/Add", "Add", qkvBase, "/model/layers.1/attn/qkv_proj/lora_B/MatMul/output_0");
+        Assert.Equal("/model/layers.1/attn/qkv_proj/lora/Add/output_0", nodes["/model/layers.1/attn/qkv_proj/Add"].Inputs[0]);
+
+        AssertNode("/model/layers.1/attn/o_proj/lora_A/MatMul", "MatMul", attention, "model.layers.1.attn.o_proj.lora_A.MatMul.weight");
+        AssertNode("/model/layers.1/attn/o_proj/lora_B/MatMul", "MatMul", "/model/layers.1/attn/o_proj/lora_A/MatMul/output_0", "model.layers.1.attn.o_proj.lora_B.MatMul.weight");
+        Assert.Equal("/model/layers.1/attn/o_proj/lora/Add/output_0", nodes["/model/layers.1/post_attention_layernorm/SkipLayerNorm"].Inputs[0]);
+
+        void AssertNode(string name, string opType, params string[] inputs)
+        {
+            Assert.Equal(opType, nodes[name].OpType);
+            Assert.Equal(inputs, nodes[name].Inputs);
+            Assert.Equal([name + "/output_0"], nodes[name].Outputs);
+        }
+    }
+
     [Fact]
     public void SynthesizedAdapter_IsReproducible_AndSeedsDiffer()
     {
