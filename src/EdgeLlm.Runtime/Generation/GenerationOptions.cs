@@ -65,8 +65,9 @@ public enum PromptOverflowPolicy
     Error,
 
     /// <summary>
-    /// Drop the oldest tokens so that the rest of the prompt leaves room for <see cref="GenerationOptions.MaxNewTokens"/>,
-    /// keeping at least half of the context for the prompt.
+    /// Drop the oldest tokens (but not a leading BOS token) so that the rest of the prompt leaves room for
+    /// <see cref="GenerationOptions.MaxNewTokens"/> (a quarter of the context when that is not set), keeping at
+    /// least half of the context for the prompt.
     /// </summary>
     TruncateLeft,
 }

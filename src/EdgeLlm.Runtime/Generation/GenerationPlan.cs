@@ -77,8 +77,7 @@ internal sealed class GenerationPlan
                 throw new PromptTooLongException(tokens.Length, context);
             }
 
-            var reserve = Math.Clamp(options.MaxNewTokens ?? 1, 1, Math.Max(1, context / 2));
-            tokens = tokens[^(context - reserve)..];
+            tokens = TruncateLeft(tokens, context - Math.Clamp(options.MaxNewTokens ?? (context / 4), 1, Math.Max(1, context / 2)), config.BosTokenId);
         }
 
         // search.max_length bounds prompt + output, as in onnxruntime-genai; an explicit MaxNewTokens replaces it.
@@ -88,6 +87,12 @@ internal sealed class GenerationPlan
         var stopIds = (options.StopTokenIds ?? config.EosTokenIds).ToArray();
         return new GenerationPlan(tokens, maxNew, sampling, stopIds, options);
     }
+
+    /// <summary>The newest <paramref name="keep"/> tokens; a leading BOS token stays in front, since the model was trained to see it first.</summary>
+    private static int[] TruncateLeft(int[] tokens, int keep, int? bos) =>
+        bos is { } b && tokens[0] == b && keep > 1
+            ? [b, .. tokens[^(keep - 1)..]]
+            : tokens[^keep..];
 
     private static double Check(double value, string name, Func<double, bool> valid, string rule) =>
         !double.IsNaN(value) && valid(value)

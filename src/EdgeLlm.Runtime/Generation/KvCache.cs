@@ -40,9 +40,9 @@ internal sealed unsafe class KvCache : IDisposable
             {
                 for (var i = 0; i < tensors; i++)
                 {
+                    // Not cleared: attention reads only the positions already written, and untouched pages of a
+                    // long context cost no memory until the sequence grows into them.
                     _sharedValues[i] = OrtValue.CreateAllocatedTensorValue(OrtAllocator.DefaultInstance, signature.KvType, _shape);
-                    // Positions past the sequence are never attended to, but zeros keep stray reads finite.
-                    _sharedValues[i].GetTensorMutableRawData().Clear();
                 }
             }
             catch
@@ -61,7 +61,6 @@ internal sealed unsafe class KvCache : IDisposable
                 for (var i = 0; i < _buffers.Length; i++)
                 {
                     _buffers[i] = (nint)NativeMemory.AlignedAlloc((nuint)Math.Max(_capacityBytes, 1), 64);
-                    NativeMemory.Clear((void*)_buffers[i], (nuint)_capacityBytes);
                 }
             }
             catch

@@ -22,6 +22,9 @@ internal readonly record struct SamplingSettings(bool DoSample, float Temperatur
 /// </summary>
 internal sealed class TokenSampler : IDisposable
 {
+    private const int ScanBlock = 2048;
+    private const int NucleusFastPath = 256;
+
     private readonly int _vocab;
     private readonly SamplingSettings _settings;
     private readonly float[] _scratch;
@@ -127,9 +130,23 @@ internal sealed class TokenSampler : IDisposable
     {
         var weights = Exponentiate(scores);
         var target = _random.NextDouble() * TensorPrimitives.Sum(weights);
+
+        // Skip whole blocks by their (vectorized) sums, then walk the block that holds the target.
         var cumulative = 0.0;
-        var last = 0;
-        for (var i = 0; i < weights.Length; i++)
+        var start = 0;
+        for (; start + ScanBlock < weights.Length; start += ScanBlock)
+        {
+            var block = TensorPrimitives.Sum(weights.Slice(start, ScanBlock));
+            if (cumulative + block > target)
+            {
+                break;
+            }
+
+            cumulative += block;
+        }
+
+        var last = start;
+        for (var i = start; i < weights.Length; i++)
         {
             if (weights[i] > 0)
             {
@@ -147,7 +164,82 @@ internal sealed class TokenSampler : IDisposable
 
     private int SampleTopK(Span<float> scores, int k)
     {
-        // A min-heap of the k best so far, then heapsort: order[0..k) ends up from most to least likely.
+        var order = SelectTopK(scores, k);
+        var max = scores[order[0]];
+        var weights = _weights.AsSpan(0, _vocab);
+        var total = 0.0;
+        foreach (var id in order)
+        {
+            weights[id] = MathF.Exp(scores[id] - max);
+            total += weights[id];
+        }
+
+        return Draw(order[..Prefix(order, weights, _settings.TopP * total, out var mass)], weights, mass);
+    }
+
+    private int SampleNucleus(Span<float> scores)
+    {
+        var weights = Exponentiate(scores);
+        var need = _settings.TopP * (double)TensorPrimitives.Sum(weights);
+
+        // A language model's nucleus is usually a few dozen tokens: look among the most likely few hundred first.
+        var fast = SelectTopK(weights, Math.Min(NucleusFastPath, weights.Length));
+        var end = Prefix(fast, weights, need, out var mass);
+        if (mass >= need || end == weights.Length)
+        {
+            return Draw(fast[..end], weights, mass);
+        }
+
+        // The nucleus is the smallest set of most likely tokens whose mass reaches top_p. Its members need no
+        // order for the draw, so a selection by mass finds it in expected O(V), where sorting 150k ids would
+        // cost milliseconds. Weights and ids move together (the scores' buffer is free now) so that the passes
+        // read memory in order. Invariant: [0, lo) is in the nucleus (mass `kept`), [hi, V) is not.
+        var keys = scores;
+        weights.CopyTo(keys);
+        var ids = _order.AsSpan(0, keys.Length);
+        for (var i = 0; i < ids.Length; i++)
+        {
+            ids[i] = i;
+        }
+
+        var kept = 0.0;
+        int lo = 0, hi = ids.Length;
+        while (true)
+        {
+            if (hi - lo <= 32)
+            {
+                SortDescending(keys[lo..hi], ids[lo..hi]);
+                end = lo + Prefix(ids[lo..hi], weights, need - kept, out _);
+                break;
+            }
+
+            var pivot = MedianOfThree(keys[lo], keys[(lo + hi) / 2], keys[hi - 1]);
+            var (greaterEnd, lessStart, greaterMass) = Partition(keys, ids, lo, hi, pivot);
+            var equalMass = (double)pivot * (lessStart - greaterEnd);
+            if (kept + greaterMass >= need)
+            {
+                hi = greaterEnd;
+            }
+            else if (kept + greaterMass + equalMass >= need)
+            {
+                var equalNeeded = (int)Math.Ceiling((need - kept - greaterMass) / pivot);
+                end = greaterEnd + Math.Clamp(equalNeeded, 1, lessStart - greaterEnd);
+                break;
+            }
+            else
+            {
+                kept += greaterMass + equalMass;
+                lo = lessStart;
+            }
+        }
+
+        end = Math.Max(end, 1);
+        return Draw(ids[..end], weights, TensorPrimitives.Sum(keys[..end]));
+    }
+
+    /// <summary>The ids of the <paramref name="k"/> largest keys, from largest to smallest (a min-heap of the best so far, then heapsort).</summary>
+    private Span<int> SelectTopK(ReadOnlySpan<float> keys, int k)
+    {
         var order = _order.AsSpan(0, k);
         for (var i = 0; i < k; i++)
         {
@@ -156,114 +248,112 @@ internal sealed class TokenSampler : IDisposable
 
         for (var i = (k / 2) - 1; i >= 0; i--)
         {
-            SiftDown(order, i, k, scores, minHeap: true);
+            SiftDown(order, i, k, keys);
         }
 
-        for (var i = k; i < scores.Length; i++)
+        for (var i = k; i < keys.Length; i++)
         {
-            if (scores[i] > scores[order[0]])
+            if (keys[i] > keys[order[0]])
             {
                 order[0] = i;
-                SiftDown(order, 0, k, scores, minHeap: true);
+                SiftDown(order, 0, k, keys);
             }
         }
 
         for (var end = k - 1; end > 0; end--)
         {
             (order[0], order[end]) = (order[end], order[0]);
-            SiftDown(order, 0, end, scores, minHeap: true);
+            SiftDown(order, 0, end, keys);
         }
 
-        var max = scores[order[0]];
-        var weights = _weights.AsSpan(0, k);
-        var total = 0.0;
-        for (var j = 0; j < k; j++)
-        {
-            weights[j] = MathF.Exp(scores[order[j]] - max);
-            total += weights[j];
-        }
-
-        var kept = k;
-        var mass = total;
-        if (_settings.TopP < 1f)
-        {
-            var threshold = _settings.TopP * total;
-            mass = 0;
-            for (kept = 0; kept < k;)
-            {
-                mass += weights[kept++];
-                if (mass >= threshold)
-                {
-                    break;
-                }
-            }
-        }
-
-        var target = _random.NextDouble() * mass;
-        var cumulative = 0.0;
-        for (var j = 0; j < kept; j++)
-        {
-            cumulative += weights[j];
-            if (cumulative > target)
-            {
-                return order[j];
-            }
-        }
-
-        return order[kept - 1];
+        return order;
     }
 
-    private int SampleNucleus(Span<float> scores)
+    /// <summary>Length of the shortest prefix of <paramref name="sorted"/> (most likely first) whose mass reaches <paramref name="need"/>, or all of it.</summary>
+    private static int Prefix(ReadOnlySpan<int> sorted, ReadOnlySpan<float> weights, double need, out double mass)
     {
-        var weights = Exponentiate(scores);
-        var total = 0.0;
-        foreach (var w in weights)
+        mass = 0.0;
+        for (var i = 0; i < sorted.Length; i++)
         {
-            total += w;
-        }
-
-        // Heapify all ids by weight (O(V)), then pop the most likely until the kept mass reaches top_p.
-        // Popped ids collect at the end of the array, most likely first: order[n-1], order[n-2], ..., order[end].
-        var n = weights.Length;
-        var order = _order.AsSpan(0, n);
-        for (var i = 0; i < n; i++)
-        {
-            order[i] = i;
-        }
-
-        for (var i = (n / 2) - 1; i >= 0; i--)
-        {
-            SiftDown(order, i, n, weights, minHeap: false);
-        }
-
-        var threshold = _settings.TopP * total;
-        var mass = 0.0;
-        var end = n;
-        while (end > 0)
-        {
-            end--;
-            (order[0], order[end]) = (order[end], order[0]);
-            SiftDown(order, 0, end, weights, minHeap: false);
-            mass += weights[order[end]];
-            if (mass >= threshold)
+            mass += weights[sorted[i]];
+            if (mass >= need)
             {
-                break;
+                return i + 1;
             }
         }
 
+        return sorted.Length;
+    }
+
+    /// <summary>Draws one of <paramref name="ids"/> with probability proportional to its weight; <paramref name="mass"/> is their sum.</summary>
+    private int Draw(ReadOnlySpan<int> ids, ReadOnlySpan<float> weights, double mass)
+    {
         var target = _random.NextDouble() * mass;
         var cumulative = 0.0;
-        for (var j = n - 1; j >= end; j--)
+        foreach (var id in ids)
         {
-            cumulative += weights[order[j]];
+            cumulative += weights[id];
             if (cumulative > target)
             {
-                return order[j];
+                return id;
             }
         }
 
-        return order[end];
+        return ids[^1];
     }
+
+    /// <summary>Insertion sort of a short run, largest key first, moving the ids along.</summary>
+    private static void SortDescending(Span<float> keys, Span<int> ids)
+    {
+        for (var i = 1; i < keys.Length; i++)
+        {
+            var key = keys[i];
+            var id = ids[i];
+            var j = i - 1;
+            for (; j >= 0 && keys[j] < key; j--)
+            {
+                keys[j + 1] = keys[j];
+                ids[j + 1] = ids[j];
+            }
+
+            keys[j + 1] = key;
+            ids[j + 1] = id;
+        }
+    }
+
+    /// <summary>Three-way partition of [lo, hi): keys above the pivot first, then equal, then below; ids move along.</summary>
+    private static (int GreaterEnd, int LessStart, double GreaterMass) Partition(Span<float> keys, Span<int> ids, int lo, int hi, float pivot)
+    {
+        int greater = lo, i = lo, less = hi;
+        var mass = 0.0;
+        while (i < less)
+        {
+            var key = keys[i];
+            if (key > pivot)
+            {
+                (keys[greater], keys[i]) = (key, keys[greater]);
+                (ids[greater], ids[i]) = (ids[i], ids[greater]);
+                mass += key;
+                greater++;
+                i++;
+            }
+            else if (key < pivot)
+            {
+                less--;
+                (keys[i], keys[less]) = (keys[less], key);
+                (ids[i], ids[less]) = (ids[less], ids[i]);
+            }
+            else
+            {
+                i++;
+            }
+        }
+
+        return (greater, less, mass);
+    }
+
+    private static float MedianOfThree(float a, float b, float c) =>
+        Math.Max(Math.Min(a, b), Math.Min(Math.Max(a, b), c));
 
     private Span<float> Exponentiate(ReadOnlySpan<float> scores)
     {
@@ -273,7 +363,8 @@ internal sealed class TokenSampler : IDisposable
         return weights;
     }
 
-    private static void SiftDown(Span<int> heap, int index, int count, ReadOnlySpan<float> keys, bool minHeap)
+    /// <summary>Restores the min-heap order below <paramref name="index"/>, keyed by <paramref name="keys"/>.</summary>
+    private static void SiftDown(Span<int> heap, int index, int count, ReadOnlySpan<float> keys)
     {
         while (true)
         {
@@ -283,12 +374,12 @@ internal sealed class TokenSampler : IDisposable
                 return;
             }
 
-            if (child + 1 < count && Before(keys[heap[child + 1]], keys[heap[child]], minHeap))
+            if (child + 1 < count && keys[heap[child + 1]] < keys[heap[child]])
             {
                 child++;
             }
 
-            if (!Before(keys[heap[child]], keys[heap[index]], minHeap))
+            if (keys[heap[child]] >= keys[heap[index]])
             {
                 return;
             }
@@ -297,8 +388,6 @@ internal sealed class TokenSampler : IDisposable
             index = child;
         }
     }
-
-    private static bool Before(float a, float b, bool minHeap) => minHeap ? a < b : a > b;
 
     public void Dispose()
     {

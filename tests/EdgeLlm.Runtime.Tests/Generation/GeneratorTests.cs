@@ -104,6 +104,41 @@ public sealed class GeneratorTests(TinyModelFixture models)
     }
 
     [Fact]
+    public async Task TruncateLeft_KeepsALeadingBosToken()
+    {
+        var config = models.Model("int4").Config;
+        var bos = config.BosTokenId!.Value;
+        var context = config.ContextLength;
+        var prompt = Enumerable.Range(0, context + 10).Select(i => i == 0 ? bos : (i * 37) % 1000).ToArray();
+        async Task<float[]> PrefillLogits(int[] tokens, PromptOverflowPolicy policy)
+        {
+            float[] logits = [];
+            var options = new GenerationOptions
+            {
+                MaxNewTokens = 4,
+                PromptOverflow = policy,
+                LogitsObserver = (step, row) => logits = step == 0 ? row.ToArray() : logits,
+            };
+            await Collect(Generator.GenerateAsync(tokens, options));
+            return logits;
+        }
+
+        var truncated = await PrefillLogits(prompt, PromptOverflowPolicy.TruncateLeft);
+        Assert.Equal(await PrefillLogits([bos, .. prompt[^(context - 5)..]], PromptOverflowPolicy.Error), truncated);
+        Assert.NotEqual(await PrefillLogits(prompt[^(context - 4)..], PromptOverflowPolicy.Error), truncated);
+    }
+
+    [Fact]
+    public async Task TruncateLeft_WithoutMaxNewTokens_LeavesAQuarterOfTheContext()
+    {
+        var context = models.Model("int4").Config.ContextLength;
+        var prompt = Enumerable.Range(0, context * 2).Select(i => 1 + ((i * 13) % 900)).ToArray();
+        var items = await Collect(Generator.GenerateAsync(prompt, new GenerationOptions { StopTokenIds = [], PromptOverflow = PromptOverflowPolicy.TruncateLeft }));
+        Assert.Equal(context / 4, items.Count);
+        Assert.Equal(FinishReason.Length, items[^1].FinishReason);
+    }
+
+    [Fact]
     public async Task Output_StopsWhenTheContextIsFull()
     {
         var context = models.Model("int4").Config.ContextLength;
@@ -205,6 +240,21 @@ public sealed class GeneratorTests(TinyModelFixture models)
         Assert.Contains("TopP", Assert.Throws<ArgumentOutOfRangeException>(() => Generator.GenerateAsync(Prompt, new GenerationOptions { TopP = 0 })).Message, StringComparison.Ordinal);
         Assert.Contains("MaxNewTokens", Assert.Throws<ArgumentOutOfRangeException>(() => Generator.GenerateAsync(Prompt, new GenerationOptions { MaxNewTokens = 0 })).Message, StringComparison.Ordinal);
         Assert.Throws<ArgumentOutOfRangeException>(() => Generator.GenerateAsync(Prompt, new GenerationOptions { Temperature = -1 }));
+    }
+
+    [Fact]
+    public async Task ConcurrentGenerations_OnOneModel_MatchSequentialOnes()
+    {
+        var options = new GenerationOptions { MaxNewTokens = 8, StopTokenIds = [] };
+        int[][] prompts = [Prompt, [7, 8, 9], [400, 401, 402, 403, 404, 405]];
+        var sequential = new List<List<int>>();
+        foreach (var prompt in prompts)
+        {
+            sequential.Add(await Ids(Generator.GenerateAsync(prompt, options)));
+        }
+
+        var concurrent = await Task.WhenAll(prompts.Select(p => Task.Run(() => Ids(Generator.GenerateAsync(p, options)))));
+        Assert.Equal(sequential, concurrent);
     }
 
     [Fact]

@@ -99,6 +99,39 @@ public sealed class TokenSamplerTests
         Assert.True(seen.Count > nucleus.Count / 2, $"only {seen.Count} of {nucleus.Count} nucleus tokens drawn");
     }
 
+    [Theory]
+    [InlineData(0.5, 191, 0)]
+    [InlineData(0.9, 300, 319)]
+    public void TopP_WithManyTiedLogits_KeepsJustEnoughOfThem(double topP, int highKept, int lowKept)
+    {
+        // 300 tokens at logit 2 (weight e^2 each) and 600 at logit 0 (weight 1): the nucleus takes as many of
+        // each tier as the mass needs, e.g. top_p 0.5 needs ceil(0.5 * (300 e^2 + 600) / e^2) = 191 high ones.
+        var logits = Enumerable.Range(0, 900).Select(i => i < 300 ? 2f : 0f).ToArray();
+        using var sampler = new TokenSampler(logits.Length, new SamplingSettings(true, 1, 0, (float)topP, 1, 18));
+        var high = new HashSet<int>();
+        var low = new HashSet<int>();
+        var highDraws = 0;
+        for (var i = 0; i < 30_000; i++)
+        {
+            var token = sampler.Next(logits);
+            if (token < 300)
+            {
+                high.Add(token);
+                highDraws++;
+            }
+            else
+            {
+                low.Add(token);
+            }
+        }
+
+        // Every kept high token is likely enough to be drawn; a few kept low ones (about 12 draws each) may not be.
+        Assert.Equal(highKept, high.Count);
+        Assert.InRange(low.Count, (int)(lowKept * 0.9), lowKept);
+        var expectedHigh = highKept * Math.E * Math.E / ((highKept * Math.E * Math.E) + lowKept);
+        Assert.True(Math.Abs((highDraws / 30_000.0) - expectedHigh) < 0.01, $"high tier drawn {highDraws / 30_000.0:F4}, expected {expectedHigh:F4}");
+    }
+
     [Fact]
     public void SameSeed_GivesTheSameDraws_DifferentSeeds_Differ()
     {

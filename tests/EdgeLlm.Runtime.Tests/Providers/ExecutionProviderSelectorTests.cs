@@ -11,15 +11,8 @@ public sealed class ExecutionProviderSelectorTests
     [Fact]
     public void MissingLibrary_IsSkippedWithTheReasonLogged()
     {
-        var logger = new ListLogger();
         var path = Path.Combine(Path.GetTempPath(), "edgellm-missing-" + Guid.NewGuid().ToString("N"), "libnpu_ep.so");
-        var plan = ExecutionProviderSelector.Plan(ProviderPolicy.PreferNpu, [Library("npu-missing", path)], NoProviders, logger);
-
-        Assert.Empty(plan.Candidates);
-        var reason = Assert.Single(plan.Reasons);
-        Assert.Contains(path, reason, StringComparison.Ordinal);
-        Assert.Contains("does not exist", reason, StringComparison.Ordinal);
-        Assert.Contains(logger.Entries, e => e.Level == LogLevel.Warning && e.Message == reason);
+        AssertSkipped(ProviderPolicy.PreferNpu, path, "does not exist");
     }
 
     [Fact]
@@ -28,15 +21,7 @@ public sealed class ExecutionProviderSelectorTests
         using var dir = TestPaths.NewTempDir();
         var path = Path.Combine(dir.Path, "libfoo.so");
         File.WriteAllText(path, "this is not a shared library");
-        var logger = new ListLogger();
-
-        var plan = ExecutionProviderSelector.Plan(ProviderPolicy.PreferGpu, [Library("foo-invalid", path)], NoProviders, logger);
-
-        Assert.Empty(plan.Candidates);
-        var reason = Assert.Single(plan.Reasons);
-        Assert.Contains(path, reason, StringComparison.Ordinal);
-        Assert.Contains("cannot load it as a plugin execution provider library", reason, StringComparison.Ordinal);
-        Assert.Contains(logger.Entries, e => e.Level == LogLevel.Warning && e.Message == reason);
+        AssertSkipped(ProviderPolicy.PreferGpu, path, "cannot load it as a plugin execution provider library");
     }
 
     [Fact]
@@ -44,9 +29,20 @@ public sealed class ExecutionProviderSelectorTests
     {
         // A real shared library that is not an execution provider: ONNX Runtime's own library.
         var ort = Directory.GetFiles(AppContext.BaseDirectory, "libonnxruntime.so", SearchOption.AllDirectories).First();
-        var plan = ExecutionProviderSelector.Plan(ProviderPolicy.PreferNpu, [Library("not-an-ep", ort)], NoProviders, new ListLogger());
+        AssertSkipped(ProviderPolicy.PreferNpu, ort, "CreateEpFactories");
+    }
+
+    /// <summary>The library at <paramref name="path"/> yields no candidate, and one reason naming it, also logged as a warning.</summary>
+    private static void AssertSkipped(ProviderPolicy policy, string path, string expected)
+    {
+        var logger = new ListLogger();
+        var plan = ExecutionProviderSelector.Plan(policy, [Library("ep-" + Guid.NewGuid().ToString("N"), path)], NoProviders, logger);
+
         Assert.Empty(plan.Candidates);
-        Assert.Contains("CreateEpFactories", Assert.Single(plan.Reasons), StringComparison.Ordinal);
+        var reason = Assert.Single(plan.Reasons);
+        Assert.Contains(Path.GetFullPath(path), reason, StringComparison.Ordinal);
+        Assert.Contains(expected, reason, StringComparison.Ordinal);
+        Assert.Contains(logger.Entries, e => e.Level == LogLevel.Warning && e.Message == reason);
     }
 
     [Fact]
