@@ -86,7 +86,7 @@ internal sealed class AdapterSet : IDisposable
             ObjectDisposedException.ThrowIf(_disposed, this);
             if (_adapters.ContainsKey(name))
             {
-                throw new ArgumentException($"An adapter named '{name}' is already loaded on {_modelPath}; choose another name for {full}.", nameof(name));
+                throw AlreadyLoaded(name, full);
             }
         }
 
@@ -97,9 +97,9 @@ internal sealed class AdapterSet : IDisposable
         {
             if (_disposed || !_adapters.TryAdd(name, adapter))
             {
-                adapter.Dispose();
+                adapter.Release();
                 ObjectDisposedException.ThrowIf(_disposed, this);
-                throw new ArgumentException($"An adapter named '{name}' is already loaded on {_modelPath}; choose another name for {full}.", nameof(name));
+                throw AlreadyLoaded(name, full);
             }
         }
 
@@ -181,12 +181,15 @@ internal sealed class AdapterSet : IDisposable
             _disposed = true;
             foreach (var adapter in _adapters.Values)
             {
-                adapter.Dispose();
+                adapter.Release();
             }
 
             _adapters.Clear();
         }
     }
+
+    private ArgumentException AlreadyLoaded(string name, string file) =>
+        new($"An adapter named '{name}' is already loaded on {_modelPath}; choose another name for {file}.", nameof(name));
 
     private void Check(AdapterContents contents, string file)
     {
@@ -249,8 +252,11 @@ internal sealed class AdapterSet : IDisposable
     }
 }
 
-/// <summary>An adapter loaded on a model: activate it with <see cref="Generation.GenerationOptions.Adapter"/>.</summary>
-internal sealed class LoadedAdapter : IDisposable
+/// <summary>
+/// An adapter loaded on a model: activate it with <see cref="Generation.GenerationOptions.Adapter"/>. Its
+/// <see cref="AdapterSet"/> owns and releases it.
+/// </summary>
+internal sealed class LoadedAdapter
 {
     private readonly AdapterContents _contents;
 
@@ -293,7 +299,7 @@ internal sealed class LoadedAdapter : IDisposable
     /// <summary>Each parameter as a tensor over the pinned file bytes, by the input name it replaces.</summary>
     internal IReadOnlyList<(string Name, OrtValue Value)> Values { get; }
 
-    public void Dispose()
+    internal void Release()
     {
         foreach (var (_, value) in Values)
         {
