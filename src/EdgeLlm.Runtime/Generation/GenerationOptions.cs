@@ -45,6 +45,12 @@ public sealed record GenerationOptions
     /// </summary>
     public Func<int, bool>? StopWhen { get; init; }
 
+    /// <summary>
+    /// Name of a LoRA adapter loaded on the model (<see cref="OnnxModel.Adapters"/>) to apply to this generation only;
+    /// generations running at the same time keep their own. Default null: the base model.
+    /// </summary>
+    public string? Adapter { get; init; }
+
     /// <summary>For tests: sees the raw logits of every step (step 0 is the prefill) before sampling.</summary>
     internal LogitsObserver? LogitsObserver { get; init; }
 }

@@ -35,7 +35,7 @@ internal sealed unsafe class GenerationSequence : IDisposable
     private CancellationToken _terminateToken;
     private bool _disposed;
 
-    internal GenerationSequence(OnnxModel model, int maxLength)
+    internal GenerationSequence(OnnxModel model, int maxLength, Adapters.LoadedAdapter? adapter = null)
     {
         _model = model;
         _signature = model.Signature;
@@ -52,6 +52,11 @@ internal sealed unsafe class GenerationSequence : IDisposable
         _runOptions = new RunOptions();
         try
         {
+            if (adapter is not null)
+            {
+                model.Adapters.Activate(_binding, adapter);
+            }
+
             _cache = new KvCache(_signature, decoder.NumKeyValueHeads, decoder.HeadSize, maxLength, model.Config.Search.PastPresentShareBuffer);
             _decodeIds = View(_decodeInput, 0, 1, [1, 1]);
             _decodePositions = _signature.PositionIds is null ? null : View(_decodeInput, 1, 1, [1, 1]);

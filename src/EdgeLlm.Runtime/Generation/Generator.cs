@@ -17,14 +17,15 @@ internal sealed class Generator(OnnxModel model)
     /// <see cref="GeneratedToken.Cancelled"/> (a run in progress is terminated) instead of an exception.
     /// </summary>
     /// <exception cref="PromptTooLongException">The prompt leaves no room in the context and the policy is <see cref="PromptOverflowPolicy.Error"/>.</exception>
-    /// <exception cref="ArgumentException">The prompt is empty, has an id outside the vocabulary, or an option is out of range.</exception>
+    /// <exception cref="ArgumentException">The prompt is empty, has an id outside the vocabulary, an option is out of range, or the adapter is not loaded.</exception>
     public IAsyncEnumerable<GeneratedToken> GenerateAsync(IReadOnlyList<int> prompt, GenerationOptions? options = null, CancellationToken cancellationToken = default)
     {
         var plan = GenerationPlan.Create(_model.Config, prompt, options ?? new GenerationOptions());
-        return RunAsync(plan, cancellationToken);
+        var adapter = _model.Adapters.Resolve(options?.Adapter);
+        return RunAsync(plan, adapter, cancellationToken);
     }
 
-    private async IAsyncEnumerable<GeneratedToken> RunAsync(GenerationPlan plan, [EnumeratorCancellation] CancellationToken cancellationToken)
+    private async IAsyncEnumerable<GeneratedToken> RunAsync(GenerationPlan plan, Adapters.LoadedAdapter? adapter, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         // Runs are synchronous and long: leave the caller's thread (a message handler, a console loop) at once.
         await Task.Yield();
@@ -34,7 +35,7 @@ internal sealed class Generator(OnnxModel model)
             yield break;
         }
 
-        using var sequence = _model.CreateSequence(plan.Capacity);
+        using var sequence = _model.CreateSequence(plan.Capacity, adapter);
         using var sampler = new TokenSampler(_model.Config.VocabSize, plan.Sampling);
         using var registration = sequence.TerminateOn(cancellationToken);
         sampler.Observe(plan.Prompt);

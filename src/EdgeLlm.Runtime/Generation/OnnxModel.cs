@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using EdgeLlm.Runtime.Adapters;
 using EdgeLlm.Runtime.ModelFolders;
 using EdgeLlm.Runtime.Providers;
 using Microsoft.Extensions.Logging;
@@ -29,6 +30,7 @@ internal sealed class OnnxModel : IDisposable
         _sessionOptions = sessionOptions;
         ActiveProvider = provider;
         Signature = signature;
+        Adapters = AdapterSet.Open(session, folder, Path.Combine(folder, config.Decoder.FileName));
     }
 
     public string Folder { get; }
@@ -41,6 +43,9 @@ internal sealed class OnnxModel : IDisposable
     public ActiveProvider ActiveProvider { get; }
 
     internal ModelSignature Signature { get; }
+
+    /// <summary>The LoRA adapters loaded on this model; those in the model folder's <c>adapters/</c> are loaded with it.</summary>
+    public AdapterSet Adapters { get; }
 
     /// <summary>Runs of the session so far, over all sequences.</summary>
     public long Runs => Interlocked.Read(ref _runs);
@@ -89,13 +94,16 @@ internal sealed class OnnxModel : IDisposable
         }
     }
 
-    /// <summary>Starts a sequence whose key/value cache holds <paramref name="maxLength"/> tokens (prompt and generated).</summary>
-    public GenerationSequence CreateSequence(int maxLength)
+    /// <summary>
+    /// Starts a sequence whose key/value cache holds <paramref name="maxLength"/> tokens (prompt and generated), running
+    /// with <paramref name="adapter"/> (one of <see cref="Adapters"/>) active, or the base model when null.
+    /// </summary>
+    public GenerationSequence CreateSequence(int maxLength, LoadedAdapter? adapter = null)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         ArgumentOutOfRangeException.ThrowIfLessThan(maxLength, 1);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(maxLength, Config.ContextLength);
-        return new GenerationSequence(this, maxLength);
+        return new GenerationSequence(this, maxLength, adapter);
     }
 
     public void Dispose()
@@ -106,6 +114,7 @@ internal sealed class OnnxModel : IDisposable
         }
 
         _disposed = true;
+        Adapters.Dispose();
         _session.Dispose();
         _sessionOptions.Dispose();
     }

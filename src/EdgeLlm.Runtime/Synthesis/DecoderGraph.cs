@@ -1,3 +1,4 @@
+using EdgeLlm.Runtime.Adapters;
 using EdgeLlm.Runtime.Onnx;
 
 namespace EdgeLlm.Runtime.Synthesis;
@@ -30,14 +31,17 @@ internal sealed class DecoderGraph
     private readonly OnnxGraphBuilder _g = new();
     private readonly WeightWriter _weights;
     private readonly IProgress<string>? _progress;
+    private readonly LoraBranches? _lora;
 
-    private DecoderGraph(ModelShape shape, ModelFamily family, bool int4, ExternalDataWriter data, int seed, IProgress<string>? progress, CancellationToken cancellationToken)
+    private DecoderGraph(ModelShape shape, ModelFamily family, bool int4, bool lora, IReadOnlyDictionary<string, AdapterParameter>? loraDefaults,
+        ExternalDataWriter data, int seed, IProgress<string>? progress, CancellationToken cancellationToken)
     {
         _shape = shape;
         _family = family;
         _int4 = int4;
         _progress = progress;
         _weights = new WeightWriter(data, _g, seed, cancellationToken);
+        _lora = lora ? new LoraBranches(_g, loraDefaults) : null;
     }
 
     public static string PastKey(int layer) => $"past_key_values.{layer}.key";
@@ -45,12 +49,17 @@ internal sealed class DecoderGraph
     public static string PresentKey(int layer) => $"present.{layer}.key";
     public static string PresentValue(int layer) => $"present.{layer}.value";
 
-    /// <summary>Writes all weights to <paramref name="data"/> and returns the graph and its parameter count.</summary>
+    /// <summary>
+    /// Writes all weights to <paramref name="data"/> and returns the graph and its parameter count. With <c>lora</c> the
+    /// attention projections get LoRA branches (<see cref="LoraBranches"/>) whose inputs default to zero effect, or
+    /// to <c>loraDefaults</c> where given.
+    /// </summary>
     public static (OnnxGraph Graph, long Parameters, long InlineBytes) Build(
         ModelShape shape, ModelFamily family, bool int4, ExternalDataWriter data, int seed,
-        IProgress<string>? progress, CancellationToken cancellationToken)
+        IProgress<string>? progress, CancellationToken cancellationToken,
+        bool lora = false, IReadOnlyDictionary<string, AdapterParameter>? loraDefaults = null)
     {
-        var builder = new DecoderGraph(shape, family, int4, data, seed, progress, cancellationToken);
+        var builder = new DecoderGraph(shape, family, int4, lora, loraDefaults, data, seed, progress, cancellationToken);
         builder.BuildGraph();
         return (builder._g.Build("main_graph"), builder._weights.ParameterCount, builder._weights.InlineBytes);
     }
@@ -159,6 +168,7 @@ internal sealed class DecoderGraph
         var qkvSize = s.QSize + (2 * s.KvSize);
         var prefix = $"/model/layers.{layer}/attn";
         var qkv = Linear($"{prefix}/qkv_proj/MatMul", $"model.layers.{layer}.attn.qkv_proj.MatMul", input, s.HiddenSize, qkvSize, 1f / MathF.Sqrt(s.HiddenSize));
+        qkv = _lora?.Add($"{prefix}/qkv_proj", LoraBranches.QkvModule(layer), input, qkv, s.HiddenSize, qkvSize) ?? qkv;
         if (_family.QkvBias)
         {
             var bias = _weights.Normal($"model.layers.{layer}.attn.qkv_proj.bias", [qkvSize], 0, 0.1f);
@@ -179,7 +189,8 @@ internal sealed class DecoderGraph
             OnnxAttribute.Of("do_rotary", 1L),
             OnnxAttribute.Of("rotary_interleaved", 0L));
 
-        return Linear($"{prefix}/o_proj/MatMul", $"model.layers.{layer}.attn.o_proj.MatMul", attnOut, s.QSize, s.HiddenSize, outStd / MathF.Sqrt(s.QSize));
+        var output = Linear($"{prefix}/o_proj/MatMul", $"model.layers.{layer}.attn.o_proj.MatMul", attnOut, s.QSize, s.HiddenSize, outStd / MathF.Sqrt(s.QSize));
+        return _lora?.Add($"{prefix}/o_proj", LoraBranches.OutModule(layer), attnOut, output, s.QSize, s.HiddenSize) ?? output;
     }
 
     private string Mlp(int layer, string input, float outStd)

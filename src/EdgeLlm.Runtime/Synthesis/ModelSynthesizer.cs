@@ -1,4 +1,5 @@
 using System.Text.Json;
+using EdgeLlm.Runtime.Adapters;
 using EdgeLlm.Runtime.Onnx;
 
 namespace EdgeLlm.Runtime.Synthesis;
@@ -43,6 +44,7 @@ internal static class ModelSynthesizer
             throw Unknown("quant", options.Quant, Quants);
         }
 
+        var loraDefaults = AdapterSynthesizer.ReadDefaults(options, shape);
         if (string.IsNullOrWhiteSpace(options.OutputDirectory))
         {
             throw new ArgumentException("The output directory is empty; give the folder to write the model into.", nameof(options));
@@ -63,7 +65,7 @@ internal static class ModelSynthesizer
         Directory.CreateDirectory(staging);
         try
         {
-            var result = WriteAll(staging, family, shape, options, progress, cancellationToken);
+            var result = WriteAll(staging, family, shape, options, loraDefaults, progress, cancellationToken);
             var files = new List<string>();
             foreach (var name in FileNames)
             {
@@ -80,14 +82,16 @@ internal static class ModelSynthesizer
         }
     }
 
-    private static SynthesisResult WriteAll(string folder, ModelFamily family, ModelShape shape, SynthesisOptions options, IProgress<string>? progress, CancellationToken cancellationToken)
+    private static SynthesisResult WriteAll(string folder, ModelFamily family, ModelShape shape, SynthesisOptions options,
+        IReadOnlyDictionary<string, AdapterParameter>? loraDefaults, IProgress<string>? progress, CancellationToken cancellationToken)
     {
         progress?.Report($"writing {family.Name} {shape.Name} {options.Quant} (seed {options.Seed})");
         OnnxGraph graph;
         long parameters, inlineBytes, dataBytes;
         using (var data = new ExternalDataWriter(Path.Combine(folder, DataFile), DataFile))
         {
-            (graph, parameters, inlineBytes) = DecoderGraph.Build(shape, family, options.Quant == "int4", data, options.Seed, progress, cancellationToken);
+            (graph, parameters, inlineBytes) = DecoderGraph.Build(shape, family, options.Quant == "int4", data, options.Seed, progress, cancellationToken,
+                options.LoraRank > 0, loraDefaults);
             dataBytes = data.Length;
         }
 
@@ -206,6 +210,11 @@ internal static class ModelSynthesizer
             w.WriteString("quant", options.Quant);
             w.WriteNumber("seed", options.Seed);
             w.WriteNumber("parameters", parameters);
+            if (options.LoraRank > 0)
+            {
+                w.WriteNumber(AdapterSynthesizer.LoraRankField, options.LoraRank);
+            }
+
             w.WriteString("note", "Random weights written by `edgellm model synth`: for tests and benchmarks only; the output is meaningless text.");
             w.WriteEndObject();
         });

@@ -6,7 +6,17 @@ namespace EdgeLlm.Runtime.Synthesis;
 /// <param name="Quant">Weight format: <c>fp32</c> (MatMul) or <c>int4</c> (MatMulNBits, block 32, fp32 embeddings).</param>
 /// <param name="OutputDirectory">Folder to write into; created if missing, files of the same names replaced.</param>
 /// <param name="Seed">Random seed: the same options give byte-identical files.</param>
-internal sealed record SynthesisOptions(string Family, string Shape, string Quant, string OutputDirectory, int Seed);
+/// <param name="LoraRank">
+/// Default 0: no LoRA. Above 0, the attention projections get LoRA branches whose factors are overridable inputs
+/// (<see cref="LoraBranches"/>) that default to zero effect, and this is the rank <see cref="AdapterSynthesizer.Synthesize"/>
+/// gives adapters for the model. The model itself accepts adapters of any rank.
+/// </param>
+/// <param name="LoraDefaults">
+/// Default null. An <c>.onnx_adapter</c> whose parameters become the LoRA inputs' defaults, baking the adapter in
+/// (a reference for tests: such a model with no adapter active computes what the plain LoRA model computes with it).
+/// Needs <paramref name="LoraRank"/> above 0.
+/// </param>
+internal sealed record SynthesisOptions(string Family, string Shape, string Quant, string OutputDirectory, int Seed, int LoraRank = 0, string? LoraDefaults = null);
 
 /// <summary>What was written.</summary>
 /// <param name="Parameters">Number of weights (an int4 matrix counts K × N), excluding the rotary caches.</param>
