@@ -31,7 +31,7 @@ public sealed class SynthesizedTokenizerTests
         const ids = tok.encode(text).ids;
         const rendered = new Template(tc.chat_template).render({
           messages: [{ role: "system", content: "Be brief." }, { role: "user", content: "Hi" }, { role: "assistant", content: "Hello" }, { role: "user", content: "Again" }],
-          add_generation_prompt: true, bos_token: tc.bos_token, eos_token: tc.eos_token });
+          add_generation_prompt: true, bos_token: tc.bos_token, eos_token: tc.eos_token, date_string: "26 Jul 2024" });
         console.log(JSON.stringify({
           undecodable, ids,
           decoded: tok.decode(ids, { skip_special_tokens: true }),
@@ -41,7 +41,7 @@ public sealed class SynthesizedTokenizerTests
 
     [Theory]
     [InlineData("qwen2", "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\nHello<|im_end|>\n<|im_start|>user\nAgain<|im_end|>\n<|im_start|>assistant\n")]
-    [InlineData("llama", "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nBe brief.<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\nHello<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nAgain<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n")]
+    [InlineData("llama", "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nCutting Knowledge Date: December 2023\nToday Date: 26 Jul 2024\n\nBe brief.<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\nHello<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nAgain<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n")]
     [InlineData("phi3", "<|system|>\nBe brief.<|end|>\n<|user|>\nHi<|end|>\n<|assistant|>\nHello<|end|>\n<|user|>\nAgain<|end|>\n<|assistant|>\n")]
     public void Hugging_Face_tokenizers_js_loads_the_tokenizer_decodes_every_id_and_renders_the_template(string family, string expectedPrompt)
     {
