@@ -123,6 +123,25 @@ public sealed class CommandTests : IClassFixture<TinyModelFixture>
     }
 
     [Fact]
+    public async Task Adapter_SynthesizedLoraModel_ChangesGreedyOutputAndUnknownNameIsRefused()
+    {
+        using var dir = TestPaths.NewTempDir();
+        var folder = Path.Combine(dir.Path, "lora");
+        Assert.Equal(0, (await Cli.RunAsync("model", "synth", "--family", "qwen2", "--shape", "tiny", "--quant", "fp32", "--lora-rank", "4", "--out", folder)).ExitCode);
+        Assert.Equal(0, (await Cli.RunAsync("model", "synth-adapter", "--model", folder, "--name", "pumps", "--seed", "5")).ExitCode);
+        Assert.True(File.Exists(Path.Combine(folder, "adapters", "pumps.onnx_adapter")));
+
+        string[] ask = ["generate", "--model", folder, "--prompt", "Check the pump seal", "--max-tokens", "12", "--greedy", "--json"];
+        var plain = (await Cli.RunAsync(ask)).Json().GetProperty("ids").ToString();
+        var adapted = (await Cli.RunAsync([.. ask, "--adapter", "pumps"])).Json().GetProperty("ids").ToString();
+        Assert.NotEqual(plain, adapted);
+
+        var unknown = await Cli.RunAsync([.. ask, "--adapter", "valves"]);
+        Assert.Equal(1, unknown.ExitCode);
+        Assert.Contains("pumps", unknown.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Bench_Json_ReportsEveryFigure()
     {
         var json = (await Cli.RunAsync("bench", "--model", _model.Folder, "--prompt-tokens", "32", "--gen-tokens", "8", "--runs", "1", "--threads", "1", "--json")).Json();

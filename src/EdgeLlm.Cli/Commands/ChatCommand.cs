@@ -21,6 +21,7 @@ internal static class ChatCommand
         {
             using var loggers = loading.Loggers(parse);
             using var model = loading.Load(parse, loggers);
+            sampling.LoadAdapterFile(parse, model);
             if (model.Template is null)
             {
                 throw new ArgumentException($"{parse.GetValue(loading.Model)}: the model has no chat template; use `edgellm generate` with a raw prompt");

@@ -22,6 +22,7 @@ internal static class GenerateCommand
         {
             using var loggers = loading.Loggers(parse);
             using var model = loading.Load(parse, loggers);
+            sampling.LoadAdapterFile(parse, model);
             var text = parse.GetValue(prompt)!;
             var ids = parse.GetValue(chat)
                 ? model.EncodeChat(Conversation(parse.GetValue(system), text))

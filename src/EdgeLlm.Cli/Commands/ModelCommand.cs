@@ -12,6 +12,7 @@ internal static class ModelCommand
         var model = new Command("model", "Model folders: synthesize random-weight models, inspect folders.");
         model.Add(BuildSynth());
         model.Add(BuildInfo());
+        model.Add(BuildSynthAdapter());
         return model;
     }
 
@@ -22,17 +23,18 @@ internal static class ModelCommand
         var quant = new Option<string>("--quant") { Description = "Weights: fp32 or int4 (MatMulNBits, block 32).", DefaultValueFactory = _ => "int4" };
         var output = new Option<string>("--out") { Description = "Folder to write (created; existing model files are replaced).", Required = true };
         var seed = new Option<int>("--seed") { Description = "Random seed; the same seed writes the same files.", DefaultValueFactory = _ => 1 };
+        var loraRank = new Option<int>("--lora-rank") { Description = "Add LoRA inputs (the builder's names) to the attention projections; adapters of any rank fit. 0 = none.", DefaultValueFactory = _ => 0 };
         var json = CommonOptions.Json();
         var cmd = new Command("synth", "Write a random-weight decoder in onnxruntime-genai's folder format (for tests and benchmarks; its answers are noise).")
         {
-            family, shape, quant, output, seed, json,
+            family, shape, quant, output, seed, loraRank, json,
         };
         cmd.SetAction((parse, ct) => CliOutput.RunAsync(parse.GetValue(json), () =>
         {
             var asJson = parse.GetValue(json);
             var progress = asJson ? null : new Progress<string>(m => Console.Error.WriteLine(m));
             var result = ModelSynthesizer.Synthesize(
-                new SynthesisOptions(parse.GetValue(family)!, parse.GetValue(shape)!, parse.GetValue(quant)!, parse.GetValue(output)!, parse.GetValue(seed)),
+                new SynthesisOptions(parse.GetValue(family)!, parse.GetValue(shape)!, parse.GetValue(quant)!, parse.GetValue(output)!, parse.GetValue(seed), parse.GetValue(loraRank)),
                 progress,
                 ct);
             if (asJson)
@@ -45,6 +47,35 @@ internal static class ModelCommand
             }
 
             return Task.FromResult(0);
+        }));
+        return cmd;
+    }
+
+    private static Command BuildSynthAdapter()
+    {
+        var modelDir = CommonOptions.Model();
+        var output = new Option<string>("--out") { Description = "The .onnx_adapter file to write (default: the model's adapters/NAME.onnx_adapter)." };
+        var name = new Option<string>("--name") { Description = "Adapter name when --out is not given.", DefaultValueFactory = _ => "synth" };
+        var rank = new Option<int?>("--rank") { Description = "LoRA rank (default: the model's synthesized rank)." };
+        var seed = new Option<int>("--seed") { Description = "Random seed.", DefaultValueFactory = _ => 1 };
+        var json = CommonOptions.Json();
+        var cmd = new Command("synth-adapter", "Write a random LoRA adapter for a model synthesized with --lora-rank.") { modelDir, output, name, rank, seed, json };
+        cmd.SetAction(parse => CliOutput.Run(parse.GetValue(json), () =>
+        {
+            var dir = parse.GetValue(modelDir)!;
+            var path = parse.GetValue(output) ?? Path.Combine(dir, "adapters", parse.GetValue(name) + ".onnx_adapter");
+            Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+            var parameters = AdapterSynthesizer.Synthesize(dir, path, parse.GetValue(seed), parse.GetValue(rank));
+            if (parse.GetValue(json))
+            {
+                CliOutput.WriteJson(new { path, parameters = parameters.Count });
+            }
+            else
+            {
+                Console.WriteLine($"wrote {path}: {parameters.Count} LoRA parameters");
+            }
+
+            return 0;
         }));
         return cmd;
     }

@@ -13,7 +13,7 @@ internal sealed class ModelLoading
     public Option<int> Threads { get; } = CommonOptions.Threads();
     public Option<string> Provider { get; } = CommonOptions.Provider();
     public Option<string[]> EpLibraries { get; } = CommonOptions.EpLibraries();
-    public Option<int?> PrefillChunk { get; } = new("--prefill-chunk") { Description = "Most prompt tokens per prefill run (bounds prefill memory; default: the runtime's)." };
+    public Option<int?> PrefillChunk { get; } = new("--prefill-chunk") { Description = "Most prompt tokens per prefill run; bounds prefill memory (default 128; 0 = the whole prompt at once)." };
     public Option<bool> Verbose { get; } = new("--verbose", "-v") { Description = "Log provider selection and model loading to stderr." };
 
     public void AddTo(Command command)
@@ -84,6 +84,10 @@ internal sealed class SamplingOptions
     public Option<double?> RepetitionPenalty { get; } = new("--repetition-penalty") { Description = "Penalty for tokens already seen (1 = off)." };
     public Option<ulong?> Seed { get; } = new("--seed") { Description = "Sampler seed: the same seed gives the same output." };
     public Option<string[]> Stop { get; } = new("--stop") { Description = "A string that ends the answer (repeatable)." };
+    public Option<string?> Adapter { get; } = new("--adapter")
+    {
+        Description = "LoRA adapter for this request: a name from the model's adapters/ folder, or a path to an .onnx_adapter file.",
+    };
 
     public void AddTo(Command command)
     {
@@ -95,6 +99,7 @@ internal sealed class SamplingOptions
         command.Add(RepetitionPenalty);
         command.Add(Seed);
         command.Add(Stop);
+        command.Add(Adapter);
     }
 
     public GenerationOptions Generation(ParseResult parse)
@@ -116,8 +121,24 @@ internal sealed class SamplingOptions
             TopP = parse.GetValue(TopP),
             RepetitionPenalty = parse.GetValue(RepetitionPenalty),
             Seed = parse.GetValue(Seed),
+            Adapter = AdapterName(parse),
         };
     }
+
+    /// <summary>Loads an adapter given as a file path into <paramref name="model"/>; names from adapters/ need nothing.</summary>
+    public void LoadAdapterFile(ParseResult parse, LocalModel model)
+    {
+        if (parse.GetValue(Adapter) is { } value && IsPath(value))
+        {
+            model.Model.Adapters.Load(Path.GetFileNameWithoutExtension(value), value);
+        }
+    }
+
+    private string? AdapterName(ParseResult parse) =>
+        parse.GetValue(Adapter) is { } value && IsPath(value) ? Path.GetFileNameWithoutExtension(value) : parse.GetValue(Adapter);
+
+    private static bool IsPath(string value) =>
+        value.EndsWith(".onnx_adapter", StringComparison.Ordinal) || value.Contains('/', StringComparison.Ordinal);
 
     public IReadOnlyList<string> StopStrings(ParseResult parse) => parse.GetValue(Stop) ?? [];
 }

@@ -23,12 +23,12 @@ public sealed class RuntimeOptions
     public GraphOptimization GraphOptimization { get; set; } = GraphOptimization.All;
 
     /// <summary>
-    /// Largest number of prompt tokens fed to the model in one run. Default 0: the whole prompt in one run.
-    /// A limit bounds the memory of the prefill (its logits alone are prompt length × vocabulary size floats)
-    /// at the cost of some prefill speed.
+    /// Largest number of prompt tokens fed to the model in one run. Default 128; 0 feeds the whole prompt in one run.
+    /// Models in the builder's format return logits for every prompt position (prompt length × vocabulary floats:
+    /// 297 MiB for 512 tokens of Qwen2.5's vocabulary), so a bound keeps the prefill's memory flat; on a 2-core
+    /// machine 128-token chunks were also slightly faster than one run (docs/benchmarks.md).
     /// </summary>
-    [Range(0, int.MaxValue)]
-    public int PrefillChunkTokens { get; set; }
+    public int PrefillChunkTokens { get; set; } = 128;
 }
 
 /// <summary>ONNX Runtime graph optimization levels.</summary>
