@@ -22,4 +22,16 @@ internal static class CommonOptions
         Description = "Plugin execution provider library to register, as NAME=PATH (repeatable).",
         AllowMultipleArgumentsPerToken = false,
     };
+
+    /// <summary>The device's data directory; every device-side command and the service agree on it.</summary>
+    public static Option<string?> DataDir() => new("--data-dir")
+    {
+        Description = "Device data directory (agent.db, knowledge.db, models/). Default: the config's Agent:DataDir, else /var/lib/edgellm.",
+    };
+
+    /// <summary>The device's configuration file, shared by the service and the tools.</summary>
+    public static Option<string?> Config() => new("--config")
+    {
+        Description = "Configuration file (default /etc/edgellm/agent.json when it exists).",
+    };
 }
