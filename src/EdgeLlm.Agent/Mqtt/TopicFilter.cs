@@ -1,0 +1,33 @@
+namespace EdgeLlm.Agent.Mqtt;
+
+/// <summary>MQTT topic filter rules (<c>+</c> one level, <c>#</c> the rest) for the embedded broker's permissions.</summary>
+internal static class TopicFilter
+{
+    /// <summary>True when <paramref name="filter"/> matches the concrete <paramref name="topic"/>.</summary>
+    public static bool Matches(string filter, string topic) => Covers(filter, topic);
+
+    /// <summary>True when every topic <paramref name="requested"/> (itself a topic or filter) can match is matched by <paramref name="allowed"/>.</summary>
+    public static bool Covers(string allowed, string requested)
+    {
+        var a = allowed.Split('/');
+        var r = requested.Split('/');
+        for (var i = 0; i < a.Length; i++)
+        {
+            if (a[i] == "#")
+            {
+                return true;
+            }
+
+            if (i >= r.Length || r[i] == "#" || (a[i] == "+" ? false : a[i] != r[i]))
+            {
+                return false;
+            }
+        }
+
+        return a.Length == r.Length;
+    }
+
+    /// <summary>True when <paramref name="topic"/> can be published to: not empty, no wildcards, no NUL.</summary>
+    public static bool IsPublishable(string? topic) =>
+        !string.IsNullOrEmpty(topic) && topic.Length <= 1024 && topic.IndexOfAny(['+', '#', '\0']) < 0;
+}
