@@ -23,6 +23,9 @@ internal static class CliApp
         root.Add(GenerateCommand.Build());
         root.Add(ChatCommand.Build());
         root.Add(BenchCommand.Build());
+        root.Add(AgentCommand.Build());
+        root.Add(AskCommand.Build());
+        root.Add(StatusCommand.Build());
         return root;
     }
 }

@@ -103,14 +103,14 @@ internal static class AgentHost
         services.AddSingleton<QueryPipeline>();
         services.AddSingleton<RequestDispatcher>();
         services.AddSingleton<AskIntake>();
-        services.AddSingleton(sp =>
+        services.AddSingleton<MqttConnection>();
+        services.AddHostedService(sp =>
         {
-            var connection = ActivatorUtilities.CreateInstance<MqttConnection>(sp);
-            var intake = sp.GetRequiredService<AskIntake>();
-            connection.OnMessage(intake.OnMessageAsync);
+            // The intake needs the dispatcher, which needs the connection: wire the handler once all three exist.
+            var connection = sp.GetRequiredService<MqttConnection>();
+            connection.OnMessage(sp.GetRequiredService<AskIntake>().OnMessageAsync);
             return connection;
         });
-        services.AddHostedService(sp => sp.GetRequiredService<MqttConnection>());
         services.AddHostedService(sp => sp.GetRequiredService<RequestDispatcher>());
         services.AddHostedService<StatusPublisher>();
         services.AddHostedService<SystemdNotifications>();
