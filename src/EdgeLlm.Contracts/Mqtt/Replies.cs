@@ -10,10 +10,12 @@ namespace EdgeLlm.Contracts.Mqtt;
 public abstract record ReplyMessage
 {
     /// <summary>The request's id.</summary>
+    [JsonPropertyOrder(-2)]
     public required string Id { get; init; }
 
     /// <summary>The ask's <c>correlation_id</c>, for MQTT 3.1.1 clients; omitted when the ask had none.</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    [JsonPropertyOrder(-1)]
     public string? CorrelationId { get; init; }
 }
 
