@@ -82,7 +82,8 @@ internal sealed class StatusPublisher(StatusBoard board, ActiveModel model, Mqtt
 
                 try
                 {
-                    await connection.PublishAsync(connection.StatusMessageOf(board.Current()), stoppingToken).ConfigureAwait(false);
+                    // Not cancelled by stopping: a publish cut off mid-packet leaves the connection unusable for the offline status.
+                    await connection.PublishAsync(connection.StatusMessageOf(board.Current()), CancellationToken.None).ConfigureAwait(false);
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException)
                 {
