@@ -117,6 +117,16 @@ internal static class AgentHost
         return builder;
     }
 
+    /// <summary>
+    /// Validates every options class now, so a bad setting is reported as one <see cref="OptionsValidationException"/>
+    /// before any service is built (services read their options when they are constructed).
+    /// </summary>
+    public static void ValidateOptions(IServiceProvider services)
+    {
+        _ = services.GetRequiredService<IOptions<AgentOptions>>().Value;
+        _ = services.GetRequiredService<IOptions<BrokerOptions>>().Value;
+    }
+
     internal static Dictionary<string, string?> SwitchSettings(AgentSwitches s)
     {
         var d = new Dictionary<string, string?>(s.Settings);

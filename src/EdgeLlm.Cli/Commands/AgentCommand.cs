@@ -31,6 +31,7 @@ internal static class AgentCommand
             try
             {
                 using var host = AgentHost.CreateBuilder(switches).Build();
+                AgentHost.ValidateOptions(host.Services);
                 await host.RunAsync(ct).ConfigureAwait(false);
                 return Environment.ExitCode;
             }
@@ -43,20 +44,21 @@ internal static class AgentCommand
         return cmd;
     }
 
-    /// <summary>Failures from the attribute validator name the member only; prefix the section so the key is findable.</summary>
+    /// <summary>Validator failures name the member only ("MaxPayloadBytes: The field AgentOptions.MaxPayloadBytes must be …"); make that the full key.</summary>
     internal static string Named(string section, string failure)
     {
-        const string marker = "members: '";
-        var i = failure.IndexOf(marker, StringComparison.Ordinal);
-        if (i < 0)
+        if (failure.StartsWith(section + ":", StringComparison.Ordinal))
         {
             return failure;
         }
 
-        var rest = failure[(i + marker.Length)..];
-        var end = rest.IndexOf('\'', StringComparison.Ordinal);
-        var member = rest[..end];
-        var error = rest.IndexOf("with the error: '", StringComparison.Ordinal) is var e and >= 0 ? rest[(e + 17)..].TrimEnd('.', '\'') : rest;
-        return $"{section}:{member}: {error}";
+        var colon = failure.IndexOf(": ", StringComparison.Ordinal);
+        if (colon <= 0 || failure[..colon].Contains(' ', StringComparison.Ordinal))
+        {
+            return $"{section}: {failure}";
+        }
+
+        var message = System.Text.RegularExpressions.Regex.Replace(failure[(colon + 2)..], @"^The field \S+ ", "");
+        return $"{section}:{failure[..colon]}: {message}";
     }
 }
