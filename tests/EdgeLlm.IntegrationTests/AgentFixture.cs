@@ -33,10 +33,11 @@ internal sealed class AgentFixture : IAsyncDisposable
         Dictionary<string, string?>? settings = null,
         string? model = null,
         int? externalBrokerPort = null,
-        Action<IServiceCollection>? services = null)
+        Action<IServiceCollection>? services = null,
+        string? deviceIdOverride = null)
     {
         var data = TestModels.NewTempDir();
-        var deviceId = "dev-" + Guid.NewGuid().ToString("n")[..8];
+        var deviceId = deviceIdOverride ?? "dev-" + Guid.NewGuid().ToString("n")[..8];
         var port = externalBrokerPort ?? TestModels.FreePort();
         var all = new Dictionary<string, string?>
         {

@@ -41,7 +41,13 @@ internal sealed class TestClient : IAsyncDisposable
         }
 
         using var cts = new CancellationTokenSource(TestModels.Patience);
-        await client.ConnectAsync(options.Build(), cts.Token);
+        var result = await client.ConnectAsync(options.Build(), cts.Token);
+        if (result.ResultCode != MqttClientConnectResultCode.Success)
+        {
+            client.Dispose();
+            throw new ConnectRefusedException(result.ResultCode);
+        }
+
         return test;
     }
 
@@ -150,4 +156,10 @@ internal sealed class TestClient : IAsyncDisposable
 
         _client.Dispose();
     }
+}
+
+/// <summary>The broker answered the CONNECT with a refusal.</summary>
+internal sealed class ConnectRefusedException(MqttClientConnectResultCode code) : Exception($"the broker refused the connection: {code}")
+{
+    public MqttClientConnectResultCode Code { get; } = code;
 }
