@@ -75,6 +75,8 @@ internal sealed class AgentDatabase(IOptions<AgentOptions> options, TimeProvider
     {
         _pending.Writer.TryComplete();
         await base.StopAsync(cancellationToken).ConfigureAwait(false);
+        // The loop has ended (or never ran, when stopped right after start): write what is left.
+        WritePending();
     }
 
     public override void Dispose()
@@ -89,22 +91,24 @@ internal sealed class AgentDatabase(IOptions<AgentOptions> options, TimeProvider
         // Stopping only completes the channel, so entries of the last answers are still written.
         while (await _pending.Reader.WaitToReadAsync(CancellationToken.None).ConfigureAwait(false))
         {
-            using (var tx = Connection.BeginTransaction())
-            {
-                while (_pending.Reader.TryRead(out var entry))
-                {
-                    Insert(tx, entry);
-                }
-
-                tx.Commit();
-            }
-
+            WritePending();
             if (time.GetUtcNow() >= nextRetention)
             {
                 ApplyRetention();
                 nextRetention = time.GetUtcNow().AddHours(1);
             }
         }
+    }
+
+    private void WritePending()
+    {
+        using var tx = Connection.BeginTransaction();
+        while (_pending.Reader.TryRead(out var entry))
+        {
+            Insert(tx, entry);
+        }
+
+        tx.Commit();
     }
 
     internal static SqliteConnection Open(string path)
