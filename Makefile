@@ -2,9 +2,10 @@
 DOTNET ?= dotnet
 CONFIG ?= Release
 RUN_DIR ?= .run
+RUN_BROKER_PORT ?= 1883
 DEVICE := out/device/edgellm
 
-.PHONY: build test test-deps run bench clean
+.PHONY: build test test-deps run chat bench bench-mqtt clean
 
 ## build: publish the device executable to out/device/edgellm (framework-dependent)
 build:
@@ -17,8 +18,18 @@ test: test-deps
 test-deps:
 	scripts/test-deps.sh
 
-## run: the product's main job on embedded defaults (an interactive chat on a synthesized model)
+## run: the device agent on embedded defaults: an MQTT broker inside the agent on 127.0.0.1:$(RUN_BROKER_PORT), data in
+## $(RUN_DIR)/data, and a tiny SYNTHESIZED model (random weights: answers are noise) passed explicitly with --model
 run: build
+	@[ -f $(RUN_DIR)/models/tiny-qwen2/genai_config.json ] || $(DEVICE) model synth --family qwen2 --shape tiny --quant int4 --seed 1 --out $(RUN_DIR)/models/tiny-qwen2
+	@echo "edgellm agent: embedded broker on 127.0.0.1:$(RUN_BROKER_PORT), data in $(RUN_DIR)/data, SYNTHESIZED model $(RUN_DIR)/models/tiny-qwen2 (its answers are noise)."
+	@echo "From a second terminal:  $(DEVICE) ask \"What does error E42 mean?\" --broker 127.0.0.1:$(RUN_BROKER_PORT)"
+	@echo "                         $(DEVICE) status --broker 127.0.0.1:$(RUN_BROKER_PORT)"
+	@echo "Ctrl+C stops the agent."
+	$(DEVICE) agent --data-dir $(abspath $(RUN_DIR))/data --model $(abspath $(RUN_DIR))/models/tiny-qwen2 --broker embedded --broker-port $(RUN_BROKER_PORT)
+
+## chat: an interactive chat on the tiny synthesized model, without the agent
+chat: build
 	@[ -f $(RUN_DIR)/models/tiny-qwen2/genai_config.json ] || $(DEVICE) model synth --family qwen2 --shape tiny --quant int4 --seed 1 --out $(RUN_DIR)/models/tiny-qwen2
 	$(DEVICE) chat --model $(RUN_DIR)/models/tiny-qwen2
 
@@ -26,6 +37,10 @@ run: build
 bench: build
 	@[ -f $(RUN_DIR)/models/qwen2.5-0.5b-int4/genai_config.json ] || $(DEVICE) model synth --family qwen2 --shape qwen2.5-0.5b --quant int4 --seed 1 --out $(RUN_DIR)/models/qwen2.5-0.5b-int4
 	$(DEVICE) bench --model $(RUN_DIR)/models/qwen2.5-0.5b-int4 --prompt-tokens 512 --gen-tokens 128 --threads 2 --json
+
+## bench-mqtt: MQTT overhead of the agent (ask to first chunk / answer minus the engine's own time) on the tiny model
+bench-mqtt: build
+	$(DEVICE) bench-mqtt --requests 200 --clients 8 --json
 
 clean:
 	rm -rf out TestResults $(RUN_DIR) src/*/bin src/*/obj tests/*/bin tests/*/obj

@@ -26,6 +26,7 @@ internal static class CliApp
         root.Add(AgentCommand.Build());
         root.Add(AskCommand.Build());
         root.Add(StatusCommand.Build());
+        root.Add(BenchMqttCommand.Build());
         return root;
     }
 }
