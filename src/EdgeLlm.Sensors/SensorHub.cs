@@ -5,7 +5,6 @@ using EdgeLlm.Sensors.Gpio;
 using EdgeLlm.Sensors.Ingestion;
 using EdgeLlm.Sensors.Mqtt;
 using EdgeLlm.Sensors.Storage;
-using EdgeLlm.Sensors.Sysfs;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -24,8 +23,7 @@ public sealed class SensorHub : IHostedService, IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly IAlertPublisher? _publisher;
-    private readonly IGpioInputs? _gpio;
-    private readonly bool _ownsGpio;
+    private readonly LiveSensors _live;
     private readonly StoreWriter _writer;
     private readonly Dictionary<string, IPolledSensor> _polled;
     private readonly Dictionary<string, DateTimeOffset> _due = new(StringComparer.Ordinal);
@@ -48,25 +46,15 @@ public sealed class SensorHub : IHostedService, IAsyncDisposable
         _time = time;
         _logger = (loggers ?? NullLoggerFactory.Instance).CreateLogger("EdgeLlm.Sensors");
         _publisher = alerts;
-        var discovered = options.Discover ? SysfsDiscovery.Discover(options.SysfsRoot) : [];
-        Catalog = SensorCatalog.Build(options, discovered, out var unmatched);
-        foreach (var id in unmatched)
+        _live = LiveSensors.Build(options, gpio);
+        Catalog = _live.Catalog;
+        _polled = _live.Polled;
+        foreach (var id in _live.UnmatchedSettings)
         {
             SensorsLog.UnknownSettings(_logger, id);
         }
 
-        SensorsLog.Catalogued(_logger, Catalog.Sensors.Count, discovered.Count, options.SysfsRoot);
-        _polled = discovered.ToDictionary(c => c.Id, c => (IPolledSensor)c, StringComparer.Ordinal);
-        if (options.Gpio.Count > 0)
-        {
-            _ownsGpio = gpio is null;
-            _gpio = gpio ?? CreateSystemGpio();
-            foreach (var g in options.Gpio)
-            {
-                _polled[g.Id] = new GpioInput(g, _gpio);
-            }
-        }
-
+        SensorsLog.Catalogued(_logger, Catalog.Sensors.Count, _live.Discovered, options.SysfsRoot);
         Store = SensorStore.Open(databasePath, options.Store);
         _writer = new StoreWriter(Store, options.Store, time, _logger);
         Rejections = new RejectionCounters(_logger);
@@ -155,23 +143,10 @@ public sealed class SensorHub : IHostedService, IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await StopAsync(CancellationToken.None).ConfigureAwait(false);
-        foreach (var p in _polled.Values.OfType<IDisposable>())
-        {
-            p.Dispose();
-        }
-
-        if (_ownsGpio)
-        {
-            _gpio?.Dispose();
-        }
+        _live.Dispose();
 
         Store.Dispose();
     }
-
-    // Owned by the hub (_ownsGpio) and disposed in DisposeAsync.
-#pragma warning disable CA2000
-    private static SystemGpioInputs CreateSystemGpio() => new();
-#pragma warning restore CA2000
 
     /// <summary>Samples every polled sensor whose period has come; returns how many readings were accepted.</summary>
     internal int PollDue(DateTimeOffset now)

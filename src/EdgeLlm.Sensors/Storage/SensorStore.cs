@@ -284,6 +284,23 @@ public sealed class SensorStore : IDisposable
         return crossings;
     }
 
+    /// <summary>Raw readings of a sensor in [<paramref name="from"/>, <paramref name="to"/>) as (Unix ms, value), oldest first.</summary>
+    internal IEnumerable<(long TsMs, double Value)> Raw(string sensorId, DateTimeOffset from, DateTimeOffset to)
+    {
+        using var c = OpenReader();
+        if (KeyOf(c, sensorId) is not { } key)
+        {
+            yield break;
+        }
+
+        using var cmd = RawCommand(c, key, from.ToUnixTimeMilliseconds(), to.ToUnixTimeMilliseconds());
+        using var reader = cmd.ExecuteReader();
+        while (reader.Read())
+        {
+            yield return (reader.GetInt64(0), reader.GetDouble(1));
+        }
+    }
+
     /// <summary>Ids of every sensor with stored readings.</summary>
     public IReadOnlyList<string> StoredSensorIds()
     {
