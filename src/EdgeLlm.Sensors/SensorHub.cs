@@ -84,6 +84,9 @@ public sealed class SensorHub : IHostedService, IAsyncDisposable
     /// <summary>Readings written to the store so far.</summary>
     public long Written => _writer.Written;
 
+    /// <summary>Readings accepted but not yet written; near <see cref="SensorStoreOptions.QueueCapacity"/> new ones are refused.</summary>
+    public int Backlog => _writer.Backlog;
+
     /// <summary>Reads a polled sensor (sysfs, GPIO) now, without storing; false with the reason when it cannot be read.</summary>
     public bool TryReadNow(string sensorId, out double value, out string problem)
     {
@@ -154,12 +157,16 @@ public sealed class SensorHub : IHostedService, IAsyncDisposable
         var accepted = 0;
         foreach (var (id, sensor) in _polled)
         {
-            if (_due.TryGetValue(id, out var due) && due > now)
+            lock (_due)
             {
-                continue;
+                if (_due.TryGetValue(id, out var due) && due > now)
+                {
+                    continue;
+                }
+
+                _due[id] = now + Catalog.ById[id].Period;
             }
 
-            _due[id] = now + Catalog.ById[id].Period;
             if (sensor.TryRead(out var value, out var reason, out var detail))
             {
                 accepted += _gate.Submit(id, now, value) ? 1 : 0;
@@ -178,7 +185,12 @@ public sealed class SensorHub : IHostedService, IAsyncDisposable
         while (!ct.IsCancellationRequested)
         {
             var now = _time.GetUtcNow();
-            var next = _due.Count == 0 ? now + _options.DefaultPeriod : _due.Values.Min();
+            DateTimeOffset next;
+            lock (_due)
+            {
+                next = _due.Count == 0 ? now + _options.DefaultPeriod : _due.Values.Min();
+            }
+
             var wait = next - now;
             await Task.Delay(wait > TimeSpan.Zero ? wait : TimeSpan.FromMilliseconds(1), _time, ct).ConfigureAwait(false);
             PollDue(_time.GetUtcNow());

@@ -115,10 +115,10 @@ internal static class SensorsCommand
             var sensor = live.Catalog.Resolve(text)
                 ?? (store.StoredSensorIds().Contains(text, StringComparer.Ordinal) ? new SensorDefinition(text, text, [], "", TimeSpan.Zero, SensorSourceKind.Mqtt) : Resolve(live.Catalog, text));
             var now = TimeProvider.System.GetUtcNow();
-            var stats = store.Window(sensor.Id, now - span, now);
+            var stats = store.Window(sensor.Id, now - span, SensorSummary.Inclusive(now));
             var latest = store.Latest(sensor.Id);
             var limits = sensor.Thresholds is { } t ? new[] { t.High, t.Low }.OfType<double>().ToArray() : [];
-            var crossings = limits.SelectMany(l => store.Crossings(sensor.Id, now - span, now, l).Select(c => new
+            var crossings = limits.SelectMany(l => store.Crossings(sensor.Id, now - span, SensorSummary.Inclusive(now), l).Select(c => new
             {
                 threshold = l,
                 timestamp = c.Timestamp,

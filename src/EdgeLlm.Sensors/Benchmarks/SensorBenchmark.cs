@@ -7,7 +7,7 @@ namespace EdgeLlm.Sensors.Benchmarks;
 /// <summary>Figures of <c>edgellm sensors bench</c>.</summary>
 /// <param name="IngestReadings">Readings offered through the MQTT mapping path.</param>
 /// <param name="IngestRejected">Readings refused on that path (queue full included).</param>
-/// <param name="IngestPerSecond">Readings per second from the first message to the last reading committed.</param>
+/// <param name="IngestPerSecond">Readings per second from the first message to the last reading committed (the publisher is throttled to the writer's pace).</param>
 /// <param name="SeedRows">Raw rows in the aggregate benchmark's store.</param>
 /// <param name="SeedPerSecond">Bulk append rate while seeding (batches of <see cref="SensorStoreOptions.BatchSize"/>).</param>
 /// <param name="WindowMedianMs">Median time of a one-hour window aggregate.</param>
@@ -78,9 +78,15 @@ public static class SensorBenchmark
             for (var i = 0; i < readings; i++)
             {
                 hub.Mqtt.Ingest(topics[i % Sensors], payloads[i % payloads.Length], start.AddMilliseconds(i / Sensors));
-                if ((i & 0xFFFF) == 0)
+                if ((i & 0x3FF) == 0)
                 {
                     ct.ThrowIfCancellationRequested();
+
+                    // A publisher faster than the disk is throttled (the agent answers busy) rather than dropped.
+                    while (hub.Backlog > options.Store.QueueCapacity / 2)
+                    {
+                        await Task.Delay(1, ct).ConfigureAwait(false);
+                    }
                 }
             }
 

@@ -50,7 +50,7 @@ public sealed class SensorCatalog
         var tie = false;
         foreach (var (term, _, sensor) in _terms)
         {
-            var d = Distance(wanted, term, Allowed(term));
+            var d = Close(wanted, term, Allowed(term));
             if (d < bestDistance)
             {
                 (best, bestDistance, tie) = (sensor, d, false);
@@ -65,27 +65,39 @@ public sealed class SensorCatalog
     }
 
     /// <summary>The sensors a free-text question mentions by id, name or alias (typos tolerated), in order of mention.</summary>
+    /// <remarks>Where two sensors match overlapping words, the closer (then the longer) match wins.</remarks>
     public IReadOnlyList<SensorDefinition> FindMentioned(string question)
     {
         var words = Normalize(question).Split(' ', StringSplitOptions.RemoveEmptyEntries);
-        var found = new List<(int Position, SensorDefinition Sensor)>();
+        var candidates = new List<(int Start, int Length, int Distance, SensorDefinition Sensor)>();
         foreach (var (term, termWords, sensor) in _terms)
         {
+            // Single short words ("in", "temp") are too common in questions to count as a mention with typos.
+            var allowed = termWords.Length == 1 && term.Length < 5 ? 0 : Allowed(term);
             for (var i = 0; i + termWords.Length <= words.Length; i++)
             {
-                var window = string.Join(' ', words, i, termWords.Length);
-
-                // Single short words ("in", "temp") are too common in questions to count as a mention with typos.
-                var allowed = termWords.Length == 1 && term.Length < 5 ? 0 : Allowed(term);
-                if (Distance(window, term, allowed) <= allowed)
+                var d = Close(string.Join(' ', words, i, termWords.Length), term, allowed);
+                if (d <= allowed)
                 {
-                    found.Add((i, sensor));
-                    break;
+                    candidates.Add((i, termWords.Length, d, sensor));
                 }
             }
         }
 
-        return [.. found.OrderBy(f => f.Position).Select(f => f.Sensor).Distinct()];
+        var taken = new bool[words.Length];
+        var found = new List<(int Start, SensorDefinition Sensor)>();
+        foreach (var c in candidates.OrderBy(c => c.Distance).ThenByDescending(c => c.Length).ThenBy(c => c.Start))
+        {
+            if (found.Any(f => ReferenceEquals(f.Sensor, c.Sensor)) || taken.AsSpan(c.Start, c.Length).Contains(true))
+            {
+                continue;
+            }
+
+            taken.AsSpan(c.Start, c.Length).Fill(true);
+            found.Add((c.Start, c.Sensor));
+        }
+
+        return [.. found.OrderBy(f => f.Start).Select(f => f.Sensor)];
     }
 
     /// <summary>Builds the catalog from discovered sysfs channels and the configuration; settings override by id.</summary>
@@ -158,6 +170,17 @@ public sealed class SensorCatalog
         <= 7 => 1,
         _ => 2,
     };
+
+    /// <summary>
+    /// Edit distance, except that numbers and short words must match exactly: "motor 3" is not a typo of "motor 2",
+    /// nor "gpu thermal" of "cpu thermal".
+    /// </summary>
+    private static int Close(string a, string b, int limit) =>
+        a == b ? 0
+        : a.Where(char.IsAsciiDigit).SequenceEqual(b.Where(char.IsAsciiDigit)) && ShortWords(a).SequenceEqual(ShortWords(b)) ? Distance(a, b, limit)
+        : limit + 1;
+
+    private static IEnumerable<string> ShortWords(string text) => text.Split(' ').Where(w => w.Length <= 3).Order(StringComparer.Ordinal);
 
     /// <summary>Optimal string alignment distance (a swap of neighbours is one edit), giving up above <paramref name="limit"/>.</summary>
     internal static int Distance(string a, string b, int limit)

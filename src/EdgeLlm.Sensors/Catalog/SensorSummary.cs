@@ -25,7 +25,7 @@ public static class SensorSummary
             else
             {
                 sb.Append("now ").Append(N(latest.Value)).Append(unit).Append(" at ").Append(Time(latest.Timestamp, now));
-                var stats = store.Window(s.Id, now - window, now);
+                var stats = store.Window(s.Id, now - window, Inclusive(now));
                 sb.Append("; last ").Append(Span(window)).Append(": ");
                 if (stats.Count == 0)
                 {
@@ -88,6 +88,9 @@ public static class SensorSummary
 
         return TimeSpan.TryParse(text, CultureInfo.InvariantCulture, out window) && window > TimeSpan.Zero;
     }
+
+    /// <summary>The exclusive window end that includes a reading stamped exactly <paramref name="now"/> (the store keeps milliseconds).</summary>
+    public static DateTimeOffset Inclusive(DateTimeOffset now) => now.AddMilliseconds(1);
 
     private static string N(double v) => v.ToString(Math.Abs(v) >= 100 ? "0.#" : "0.###", CultureInfo.InvariantCulture);
 

@@ -34,6 +34,9 @@ internal sealed class StoreWriter
     /// <summary>Readings written so far.</summary>
     public long Written => Interlocked.Read(ref _written);
 
+    /// <summary>Readings waiting to be written.</summary>
+    public int Backlog => _queue.Reader.Count;
+
     /// <summary>Queues a reading; false when the queue is full.</summary>
     public bool TryEnqueue(SensorReading reading) => _queue.Writer.TryWrite(reading);
 
