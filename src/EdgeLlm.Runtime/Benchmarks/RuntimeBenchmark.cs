@@ -84,7 +84,7 @@ internal static class RuntimeBenchmark
         {
             Model = model.Folder,
             Provider = model.ActiveProvider.Name,
-            Threads = model.Options.IntraOpNumThreads ?? Environment.ProcessorCount,
+            Threads = model.Options.IntraOpNumThreads ?? model.Config.Decoder.SessionOptions.IntraOpNumThreads ?? CpuTopology.PhysicalCores,
             PromptTokens = promptTokens,
             GeneratedTokens = generatedTokens,
             Runs = runs,

@@ -171,7 +171,7 @@ internal sealed class OnnxModel : IDisposable
                 GraphOptimization.Extended => GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
                 _ => GraphOptimizationLevel.ORT_ENABLE_ALL,
             },
-            IntraOpNumThreads = options.IntraOpNumThreads ?? session.IntraOpNumThreads ?? 0,
+            IntraOpNumThreads = options.IntraOpNumThreads ?? session.IntraOpNumThreads ?? CpuTopology.PhysicalCores,
             InterOpNumThreads = session.InterOpNumThreads ?? 0,
             LogId = session.LogId ?? "edgellm",
         };

@@ -8,7 +8,7 @@ public sealed class RuntimeOptions
 {
     /// <summary>
     /// Threads ONNX Runtime uses inside one operator. Default null: genai_config.json's
-    /// <c>intra_op_num_threads</c> if set, else ONNX Runtime's default (one per physical core).
+    /// <c>intra_op_num_threads</c> if set, else one per physical core (ONNX Runtime's own default is half the hardware threads).
     /// </summary>
     [Range(1, 1024)]
     public int? IntraOpNumThreads { get; set; }
