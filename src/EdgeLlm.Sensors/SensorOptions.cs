@@ -60,7 +60,7 @@ public sealed class SensorOptions
             using var doc = JsonDocument.Parse(File.ReadAllBytes(path), new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
             foreach (var property in doc.RootElement.EnumerateObject())
             {
-                if (property.NameEquals("Sensors") || string.Equals(property.Name, "sensors", StringComparison.OrdinalIgnoreCase))
+                if (string.Equals(property.Name, "Sensors", StringComparison.OrdinalIgnoreCase))
                 {
                     options = property.Value.Deserialize<SensorOptions>(FileJson) ?? options;
                 }

@@ -1,6 +1,6 @@
+using EdgeLlm.Runtime.Tests.Providers;
 using EdgeLlm.Sensors.Catalog;
 using EdgeLlm.Sensors.Ingestion;
-using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Time.Testing;
 
 namespace EdgeLlm.Sensors.Tests;
@@ -31,22 +31,4 @@ internal sealed class Gate
     public ReadingGate Sink { get; }
 
     public List<SensorReading> Accepted { get; } = [];
-}
-
-internal sealed class ListLogger : ILogger
-{
-    public List<(LogLevel Level, EventId Id, string Message)> Entries { get; } = [];
-
-    public IDisposable? BeginScope<TState>(TState state)
-        where TState : notnull => null;
-
-    public bool IsEnabled(LogLevel logLevel) => true;
-
-    public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
-    {
-        lock (Entries)
-        {
-            Entries.Add((logLevel, eventId, formatter(state, exception)));
-        }
-    }
 }

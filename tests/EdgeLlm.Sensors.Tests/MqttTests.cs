@@ -137,4 +137,17 @@ public sealed class MqttTests
     [Fact]
     public void TopicFilters_ListEachMappingOnce() =>
         Assert.Equal(["plant/line3/+/pressure", "plant/tank/level", "building/#"], Create().Source.TopicFilters);
+
+    [Fact]
+    public void RejectionCounters_ManyUnknownIds_AreCountedUnderOneKeyPastTheCap()
+    {
+        var (gate, source) = Create();
+        for (var i = 0; i < Ingestion.RejectionCounters.MaxKeys + 50; i++)
+        {
+            source.IngestSensorTopic($"ghost_{i}", B("1"), gate.Time.GetUtcNow());
+        }
+
+        Assert.Equal(Ingestion.RejectionCounters.MaxKeys + 50, gate.Rejections.Count(RejectReason.UnknownSensor));
+        Assert.Equal(50, gate.Rejections.Count("*", RejectReason.UnknownSensor));
+    }
 }

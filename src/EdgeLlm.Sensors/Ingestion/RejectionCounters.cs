@@ -25,8 +25,16 @@ public sealed class RejectionCounters
     public IReadOnlyList<(string Sensor, RejectReason Reason, long Count)> Snapshot() =>
         [.. _counts.Select(kv => (kv.Key.Sensor, kv.Key.Reason, Volatile.Read(ref kv.Value.Value))).OrderByDescending(t => t.Item3)];
 
+    /// <summary>Past this many (sensor, reason) pairs, unknown ids are counted under "*" so a publisher of random ids cannot grow the table.</summary>
+    internal const int MaxKeys = 10_000;
+
     internal void Add(string sensor, RejectReason reason, string detail)
     {
+        if (_counts.Count >= MaxKeys && !_counts.ContainsKey((sensor, reason)))
+        {
+            (sensor, detail) = ("*", $"{sensor}: {detail}");
+        }
+
         var box = _counts.GetOrAdd((sensor, reason), _ => new StrongBox<long>());
         var n = Interlocked.Increment(ref box.Value);
 

@@ -22,7 +22,7 @@ public sealed class SensorStore : IDisposable
     private readonly string _readConnectionString;
     private readonly SensorStoreOptions _options;
     private readonly Dictionary<string, long> _keys = new(StringComparer.Ordinal);
-    private readonly Dictionary<(long Sensor, long Minute), MinuteRow> _minutes = [];
+    private readonly Dictionary<(long Sensor, long Minute), WindowAccumulator> _minutes = [];
     private readonly SqliteCommand _insert;
     private readonly SqliteParameter _insertSensor, _insertTs, _insertValue;
     private readonly SqliteCommand _upsertMinute;
@@ -129,16 +129,18 @@ public sealed class SensorStore : IDisposable
                 ref var row = ref CollectionsMarshal.GetValueRefOrAddDefault(_minutes, (key, minute), out var exists);
                 if (!exists)
                 {
-                    row = new MinuteRow { Min = double.PositiveInfinity, Max = double.NegativeInfinity };
+                    // Relative to the minute's start, as sensor_minutes keeps them.
+                    row = new WindowAccumulator(minute * MinuteMs);
                 }
 
-                row.Add((ms - (minute * MinuteMs)) / 1000.0, r.Value);
+                row.AddReading(ms, r.Value);
             }
         }
 
         foreach (var ((sensor, minute), row) in _minutes)
         {
-            object[] values = [sensor, minute, row.N, row.Sum, row.Min, row.Max, row.St, row.Stt, row.Stv];
+            var (st, stt, stv) = row.TimeSums;
+            object[] values = [sensor, minute, row.N, row.Sum, row.Min, row.Max, st, stt, stv];
             for (var i = 0; i < values.Length; i++)
             {
                 _minuteParams[i].Value = values[i];
@@ -385,22 +387,5 @@ public sealed class SensorStore : IDisposable
         using var cmd = c.CreateCommand();
         cmd.CommandText = sql;
         cmd.ExecuteNonQuery();
-    }
-
-    private struct MinuteRow
-    {
-        public long N;
-        public double Sum, Min, Max, St, Stt, Stv;
-
-        public void Add(double t, double v)
-        {
-            N++;
-            Sum += v;
-            Min = Math.Min(Min, v);
-            Max = Math.Max(Max, v);
-            St += t;
-            Stt += t * t;
-            Stv += t * v;
-        }
     }
 }

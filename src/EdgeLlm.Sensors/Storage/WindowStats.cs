@@ -32,6 +32,17 @@ internal struct WindowAccumulator
     private long _n;
     private double _sum, _min, _max, _st, _stt, _stv;
 
+    public readonly long N => _n;
+
+    public readonly double Sum => _sum;
+
+    public readonly double Min => _min;
+
+    public readonly double Max => _max;
+
+    /// <summary>Σt, Σt² and Σt·v with t in seconds from the origin.</summary>
+    public readonly (double St, double Stt, double Stv) TimeSums => (_st, _stt, _stv);
+
     public WindowAccumulator(long originMs)
     {
         _originMs = originMs;
