@@ -109,6 +109,9 @@ public sealed class SensorHub : IHostedService, IAsyncDisposable
     /// <summary>The prompt summary of <paramref name="sensors"/> over the last <paramref name="window"/>.</summary>
     public string Summarize(IEnumerable<SensorDefinition> sensors, TimeSpan window) => SensorSummary.ForPrompt(Store, sensors, window, _time.GetUtcNow());
 
+    /// <summary>Latest, min/max/avg/count, trend and limit crossings of <paramref name="sensor"/> over the last <paramref name="window"/>.</summary>
+    public SensorQueryResult Query(SensorDefinition sensor, TimeSpan window) => SensorQueryResult.Run(Store, sensor, window, _time.GetUtcNow());
+
     public Task StartAsync(CancellationToken cancellationToken)
     {
         _stopping = new CancellationTokenSource();

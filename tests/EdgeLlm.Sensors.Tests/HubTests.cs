@@ -1,6 +1,7 @@
 using System.Text;
 using EdgeLlm.Runtime.Tests;
 using EdgeLlm.Sensors.Alerts;
+using EdgeLlm.Sensors.Storage;
 using Microsoft.Extensions.Time.Testing;
 
 namespace EdgeLlm.Sensors.Tests;
@@ -59,6 +60,13 @@ public sealed class HubTests
             Assert.Equal((5L, 6.3), (pressure.Count, pressure.Max!.Value));
             Assert.Equal([AlertState.Raised, AlertState.Cleared], publisher.Published.Select(a => a.State));
             Assert.Equal(T0.AddSeconds(5), publisher.Published[1].Timestamp);
+
+            // Crossings are of the limit itself; the alert's hysteresis does not apply to the history.
+            time.Advance(TimeSpan.FromSeconds(10));
+            var query = hub.Query(hub.Catalog.Get("line3_pressure")!, TimeSpan.FromMinutes(1));
+            Assert.Equal((5L, 5.7, "1m"), (query.Count, query.Avg!.Value, query.Window));
+            Assert.Equal(new LatestReading(5.4, T0.AddSeconds(5)), query.Latest);
+            Assert.Equal([("up", 2), ("down", 4)], query.Crossings.Select(c => (c.Direction, (int)(c.Timestamp - T0).TotalSeconds)));
         }
     }
 

@@ -115,41 +115,17 @@ internal static class SensorsCommand
             var sensor = live.Catalog.Resolve(text)
                 ?? (store.StoredSensorIds().Contains(text, StringComparer.Ordinal) ? new SensorDefinition(text, text, [], "", TimeSpan.Zero, SensorSourceKind.Mqtt) : Resolve(live.Catalog, text));
             var now = TimeProvider.System.GetUtcNow();
-            var stats = store.Window(sensor.Id, now - span, SensorSummary.Inclusive(now));
-            var latest = store.Latest(sensor.Id);
-            var limits = sensor.Thresholds is { } t ? new[] { t.High, t.Low }.OfType<double>().ToArray() : [];
-            var crossings = limits.SelectMany(l => store.Crossings(sensor.Id, now - span, SensorSummary.Inclusive(now), l).Select(c => new
-            {
-                threshold = l,
-                timestamp = c.Timestamp,
-                value = c.Value,
-                direction = c.Upward ? "up" : "down",
-            })).OrderBy(c => c.timestamp).ToArray();
+            var result = SensorQueryResult.Run(store, sensor, span, now);
             if (parse.GetValue(common.Json))
             {
-                CliOutput.WriteJson(new
-                {
-                    id = sensor.Id,
-                    name = sensor.Name,
-                    unit = sensor.Unit,
-                    window = SensorSummary.Span(span),
-                    from = stats.From,
-                    to = stats.To,
-                    count = stats.Count,
-                    min = stats.Min,
-                    max = stats.Max,
-                    avg = stats.Avg,
-                    trend_per_hour = stats.SlopePerHour,
-                    latest = latest is { } l ? new { value = l.Value, timestamp = l.Timestamp } : null,
-                    crossings,
-                });
+                CliOutput.WriteJson(result);
                 return 0;
             }
 
             Console.Write(SensorSummary.ForPrompt(store, [sensor], span, now));
-            foreach (var c in crossings)
+            foreach (var c in result.Crossings)
             {
-                Console.WriteLine($"  crossed {c.threshold} {c.direction} at {c.timestamp:O} ({c.value})");
+                Console.WriteLine($"  crossed {c.Threshold} {c.Direction} at {c.Timestamp:O} ({c.Value})");
             }
 
             return 0;
