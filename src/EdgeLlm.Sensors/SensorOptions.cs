@@ -76,7 +76,7 @@ public sealed class SensorOptions
     }
 
     /// <summary>Checks every setting; the message names the field (prefixed by <paramref name="source"/>) and the fix.</summary>
-    public void Validate(string source = "Sensors")
+    public void Validate(string source = "configuration")
     {
         void Fail(string field, string problem) => throw new SensorConfigException($"{source}: Sensors:{field} {problem}");
         if (string.IsNullOrWhiteSpace(SysfsRoot))
