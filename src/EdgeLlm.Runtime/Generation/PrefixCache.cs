@@ -160,6 +160,16 @@ internal sealed class PrefixCache(long maxBytes, int minTokens)
         }
     }
 
+    /// <summary>Drops every entry (benchmarks measure cold prompts this way).</summary>
+    public void Clear()
+    {
+        lock (_lock)
+        {
+            _entries.Clear();
+            _bytes = 0;
+        }
+    }
+
     private void Remove(LinkedListNode<PrefixEntry> node)
     {
         _entries.Remove(node);
