@@ -208,7 +208,7 @@ internal static class RuntimeBenchmark
 
     internal static long WeightBytes(string folder) =>
         Directory.EnumerateFiles(folder).Where(f => f.EndsWith(".onnx", StringComparison.Ordinal) || f.EndsWith(".onnx.data", StringComparison.Ordinal) || f.EndsWith(".onnx_data", StringComparison.Ordinal))
-            .Sum(f => new FileInfo(f).Length);
+            .Sum(f => ((File.ResolveLinkTarget(f, returnFinalTarget: true) as FileInfo) ?? new FileInfo(f)).Length);
 
     /// <summary>VmHWM from /proc/self/status (Linux); the working set's peak elsewhere.</summary>
     internal static long PeakResidentBytes()

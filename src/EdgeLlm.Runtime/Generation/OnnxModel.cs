@@ -152,8 +152,11 @@ internal sealed class OnnxModel : IDisposable
                 return new InferenceSession(modelPath, so);
             }
 
-            // The rewrite lives in a cache folder but its external data paths are relative to the model's folder.
-            so.AddSessionConfigEntry("session.model_external_initializers_file_folder_path", Path.GetDirectoryName(Path.GetFullPath(modelPath))!);
+            // The rewrite lives in a cache folder but its external data paths are relative to the model's folder. ONNX
+            // Runtime requires the data to resolve inside that folder after following links, so a model file linked
+            // from elsewhere (a folder of symlinks) names the folder it really lives in.
+            var real = File.ResolveLinkTarget(modelPath, returnFinalTarget: true)?.FullName ?? Path.GetFullPath(modelPath);
+            so.AddSessionConfigEntry("session.model_external_initializers_file_folder_path", Path.GetDirectoryName(real)!);
             return new InferenceSession(rewritten, so);
         }
 

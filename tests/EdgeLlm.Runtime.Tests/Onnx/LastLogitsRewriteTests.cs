@@ -88,6 +88,27 @@ public sealed class LastLogitsRewriteTests
     }
 
     [Fact]
+    public void A_folder_of_links_to_a_model_elsewhere_runs_the_rewritten_graph()
+    {
+        using var dir = TestPaths.NewTempDir();
+        var folder = Synthesize(dir, "int4");
+        var links = Path.Combine(dir.Path, "links");
+        Directory.CreateDirectory(links);
+        foreach (var file in Directory.GetFiles(folder))
+        {
+            File.CreateSymbolicLink(Path.Combine(links, Path.GetFileName(file)), file);
+        }
+
+        using var original = OnnxModel.Load(folder, Options(lastOnly: false));
+        using var linked = OnnxModel.Load(links, Options(lastOnly: true));
+        Assert.True(linked.Signature.LastPositionLogitsOnly, linked.Graph.Reason);
+        Assert.StartsWith(Path.Combine(links, LastLogitsGraph.CacheFolderName), linked.Graph.RewrittenPath, StringComparison.Ordinal);
+        using var a = original.CreateSequence(Prompt.Length);
+        using var b = linked.CreateSequence(Prompt.Length);
+        AssertClose(a.Append(Prompt).ToArray(), b.Append(Prompt).ToArray());
+    }
+
+    [Fact]
     public async Task Chunked_prefill_on_the_rewritten_graph_matches_the_original()
     {
         using var dir = TestPaths.NewTempDir();
