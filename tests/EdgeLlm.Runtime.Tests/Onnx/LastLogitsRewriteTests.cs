@@ -2,6 +2,7 @@ using EdgeLlm.Runtime.Generation;
 using EdgeLlm.Runtime.Onnx;
 using EdgeLlm.Runtime.Providers;
 using EdgeLlm.Runtime.Synthesis;
+using EdgeLlm.Runtime.Tests.Generation;
 using Microsoft.Extensions.Logging.Abstractions;
 using OnnxModel = EdgeLlm.Runtime.Generation.OnnxModel;
 
@@ -212,16 +213,5 @@ public sealed class LastLogitsRewriteTests
         return logits;
     }
 
-    private static void AssertClose(float[] expected, float[] actual)
-    {
-        Assert.Equal(expected.Length, actual.Length);
-        Assert.True(expected.Max() - expected.Min() > 1e-2f, "the logits are flat; the comparison would prove nothing");
-        var worst = 0f;
-        for (var i = 0; i < expected.Length; i++)
-        {
-            worst = Math.Max(worst, Math.Abs(expected[i] - actual[i]));
-        }
-
-        Assert.True(worst <= 1e-5f, $"logits differ by up to {worst:E2} (tolerance 1E-05)");
-    }
+    private static void AssertClose(float[] expected, float[] actual) => LogitsAssert.Close(expected, actual, 1e-5f, "last position");
 }
