@@ -42,7 +42,7 @@ internal static partial class LastLogitsGraph
             return NotUsed(logger, modelPath, $"the model file cannot be read ({ex.Message})");
         }
 
-        var name = CacheFileName(modelPath, bytes);
+        var name = CacheFileName(modelPath, logitsName, bytes);
         var folders = CacheFolders(modelPath, fallbackCacheDirectory);
         foreach (var folder in folders)
         {
@@ -80,6 +80,7 @@ internal static partial class LastLogitsGraph
                 var temporary = $"{target}.{Environment.ProcessId}.tmp";
                 File.WriteAllBytes(temporary, rewritten);
                 File.Move(temporary, target, overwrite: true);
+                RemoveStale(folder, target);
                 Written(logger, modelPath, target, reason);
                 return new PreparedGraph(target, $"{reason}; cached as {target}", Written: true);
             }
@@ -105,17 +106,38 @@ internal static partial class LastLogitsGraph
         return folders;
     }
 
-    internal static string CacheFileName(string modelPath, byte[] modelBytes)
+    internal static string CacheFileName(string modelPath, string logitsName, byte[] modelBytes)
     {
         Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
         using (var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256))
         {
             sha.AppendData(BitConverter.GetBytes(LastLogitsRewrite.Version));
+            sha.AppendData(System.Text.Encoding.UTF8.GetBytes(logitsName));
             sha.AppendData(modelBytes);
             sha.GetHashAndReset(hash);
         }
 
         return $"{Path.GetFileNameWithoutExtension(modelPath)}.last-logits.{Convert.ToHexStringLower(hash[..8])}.onnx";
+    }
+
+    /// <summary>Rewrites of an earlier version of the same model file are never loaded again; they only take space.</summary>
+    private static void RemoveStale(string folder, string current)
+    {
+        var prefix = Path.GetFileName(current)[..(Path.GetFileName(current).LastIndexOf(".last-logits.", StringComparison.Ordinal) + ".last-logits.".Length)];
+        foreach (var file in Directory.EnumerateFiles(folder, prefix + "*.onnx"))
+        {
+            if (file != current)
+            {
+                try
+                {
+                    File.Delete(file);
+                }
+                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+                {
+                    // Another process may be loading it right now; it goes the next time.
+                }
+            }
+        }
     }
 
     private static PreparedGraph NotUsed(ILogger logger, string modelPath, string reason)

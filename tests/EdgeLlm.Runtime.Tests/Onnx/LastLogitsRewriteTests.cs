@@ -72,6 +72,29 @@ public sealed class LastLogitsRewriteTests
     }
 
     [Fact]
+    public void A_changed_model_file_gets_a_new_rewrite_and_the_old_one_is_removed()
+    {
+        using var dir = TestPaths.NewTempDir();
+        var folder = Synthesize(dir, "fp32");
+        string first;
+        using (var model = OnnxModel.Load(folder, Options(lastOnly: true)))
+        {
+            first = model.Graph.RewrittenPath!;
+        }
+
+        // Same graph, another producer_version (ModelProto field 3): a different file, so a different hash.
+        var path = Path.Combine(folder, "model.onnx");
+        var edited = OnnxProtoReader.ReadFile(path);
+        edited.Model.Fields.Add(ProtoField.String(3, "edited"));
+        File.WriteAllBytes(path, edited.ToBytes());
+        using var reloaded = OnnxModel.Load(folder, Options(lastOnly: true));
+
+        Assert.True(reloaded.Graph.Written);
+        Assert.NotEqual(first, reloaded.Graph.RewrittenPath);
+        Assert.Equal(reloaded.Graph.RewrittenPath, Assert.Single(Directory.GetFiles(Path.GetDirectoryName(first)!)));
+    }
+
+    [Fact]
     public void A_model_folder_that_cannot_hold_the_cache_uses_the_fallback_directory()
     {
         using var dir = TestPaths.NewTempDir();
