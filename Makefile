@@ -27,7 +27,8 @@ run: build
 BENCH_RUNS ?= 5
 bench: build
 	@[ -f $(RUN_DIR)/models/qwen2.5-0.5b-int4/genai_config.json ] || $(DEVICE) model synth --family qwen2 --shape qwen2.5-0.5b --quant int4 --seed 1 --out $(RUN_DIR)/models/qwen2.5-0.5b-int4
-	$(DEVICE) bench --model $(RUN_DIR)/models/qwen2.5-0.5b-int4 --suite --prompt-tokens 128 512 --gen-tokens 128 --threads 2 --runs $(BENCH_RUNS) --json | tee $(RUN_DIR)/bench-suite.json
+	$(DEVICE) bench --model $(RUN_DIR)/models/qwen2.5-0.5b-int4 --suite --prompt-tokens 128 512 --gen-tokens 128 --threads 2 --runs $(BENCH_RUNS) --json > $(RUN_DIR)/bench-suite.json
+	@cat $(RUN_DIR)/bench-suite.json
 
 clean:
 	rm -rf out TestResults $(RUN_DIR) src/*/bin src/*/obj tests/*/bin tests/*/obj
