@@ -193,6 +193,24 @@ public sealed class LastLogitsRewriteTests
     }
 
     [Fact]
+    public void A_folder_whose_graph_is_already_pruned_is_loaded_as_it_is()
+    {
+        using var dir = TestPaths.NewTempDir();
+        var folder = Synthesize(dir, "fp32");
+        var model = OnnxProtoReader.ReadFile(Path.Combine(folder, "model.onnx"));
+        Assert.True(LastLogitsRewrite.TryRewrite(model, "logits", out var reason), reason);
+        File.WriteAllBytes(Path.Combine(folder, "model.onnx"), model.ToBytes());
+
+        using var pruned = OnnxModel.Load(folder, Options(lastOnly: true));
+        Assert.Null(pruned.Graph.RewrittenPath);
+        Assert.Contains("already rewritten", pruned.Graph.Reason, StringComparison.Ordinal);
+        Assert.True(pruned.Signature.LastPositionLogitsOnly);
+        Assert.False(Directory.Exists(Path.Combine(folder, LastLogitsGraph.CacheFolderName)));
+        using var sequence = pruned.CreateSequence(Prompt.Length);
+        Assert.Equal(pruned.Config.VocabSize, sequence.Append(Prompt).Length);
+    }
+
+    [Fact]
     public void A_graph_without_a_final_norm_before_the_lm_head_is_left_alone()
     {
         var g = new OnnxGraphBuilder();
