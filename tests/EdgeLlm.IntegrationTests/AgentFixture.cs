@@ -9,6 +9,7 @@ namespace EdgeLlm.IntegrationTests;
 internal sealed class AgentFixture : IAsyncDisposable
 {
     private readonly TempDir _data;
+    private int _disposed;
 
     private AgentFixture(IHost host, TempDir data, string deviceId, int port)
     {
@@ -80,6 +81,12 @@ internal sealed class AgentFixture : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        // Tests that stop the agent on purpose also leave the fixture to its `await using`.
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return;
+        }
+
         using (var stop = new CancellationTokenSource(TestModels.Patience))
         {
             await Host.StopAsync(stop.Token);
