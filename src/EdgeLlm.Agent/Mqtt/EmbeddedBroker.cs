@@ -67,21 +67,21 @@ internal sealed class EmbeddedBroker(IOptions<BrokerOptions> options, ILogger<Em
 
     private static bool IsAgent(string? user) => user == AgentUser;
 
+    // Constant time, so the answer's timing does not tell how much of a guessed password was right.
+    private static bool SamePassword(string? given, string expected) =>
+        CryptographicOperations.FixedTimeEquals(System.Text.Encoding.UTF8.GetBytes(given ?? ""), System.Text.Encoding.UTF8.GetBytes(expected));
+
     private Task ValidateConnection(ValidatingConnectionEventArgs e)
     {
         var users = options.Value.Users;
         if (IsAgent(e.UserName))
         {
-            e.ReasonCode = CryptographicOperations.FixedTimeEquals(System.Text.Encoding.UTF8.GetBytes(e.Password ?? ""), System.Text.Encoding.UTF8.GetBytes(AgentPassword))
-                ? MqttConnectReasonCode.Success
-                : MqttConnectReasonCode.BadUserNameOrPassword;
+            e.ReasonCode = SamePassword(e.Password, AgentPassword) ? MqttConnectReasonCode.Success : MqttConnectReasonCode.BadUserNameOrPassword;
         }
         else if (users.Count > 0)
         {
             var user = UserOf(e.UserName);
-            e.ReasonCode = user is not null && CryptographicOperations.FixedTimeEquals(System.Text.Encoding.UTF8.GetBytes(e.Password ?? ""), System.Text.Encoding.UTF8.GetBytes(user.Password))
-                ? MqttConnectReasonCode.Success
-                : MqttConnectReasonCode.BadUserNameOrPassword;
+            e.ReasonCode = user is not null && SamePassword(e.Password, user.Password) ? MqttConnectReasonCode.Success : MqttConnectReasonCode.BadUserNameOrPassword;
         }
 
         if (e.ReasonCode != MqttConnectReasonCode.Success)

@@ -24,7 +24,7 @@ internal sealed class MqttConnection : BackgroundService
     private readonly TimeProvider _time;
     private readonly ILogger<MqttConnection> _logger;
     private readonly IMqttClient _client;
-    private readonly SemaphoreSlim _dropped = new(0, 1);
+    private readonly Signal _dropped = new();
     private Func<MqttApplicationMessageReceivedEventArgs, Task>? _handler;
     private volatile bool _stopping;
 
@@ -132,17 +132,7 @@ internal sealed class MqttConnection : BackgroundService
         if (!_stopping)
         {
             Log.BrokerDisconnected(_logger, e.Reason.ToString(), e.Exception?.Message ?? "");
-            if (_dropped.CurrentCount == 0)
-            {
-                try
-                {
-                    _dropped.Release();
-                }
-                catch (SemaphoreFullException)
-                {
-                    // Another drop was signalled at the same moment; one reconnect serves both.
-                }
-            }
+            _dropped.Set();
         }
 
         return Task.CompletedTask;

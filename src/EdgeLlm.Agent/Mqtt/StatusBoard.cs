@@ -17,7 +17,7 @@ internal sealed class StatusBoard(ActiveModel model, TimeProvider time) : IDispo
     public static readonly string Version =
         typeof(StatusBoard).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0.0.0";
 
-    private readonly SemaphoreSlim _changed = new(0, 1);
+    private readonly Signal _changed = new();
     private readonly string _startedAt = Iso(time.GetUtcNow());
     private string? _stoppingSince;
 
@@ -42,20 +42,8 @@ internal sealed class StatusBoard(ActiveModel model, TimeProvider time) : IDispo
         Signal();
     }
 
-    public void Signal()
-    {
-        if (_changed.CurrentCount == 0)
-        {
-            try
-            {
-                _changed.Release();
-            }
-            catch (SemaphoreFullException)
-            {
-                // Already signalled: the pending publish will carry this change too.
-            }
-        }
-    }
+    /// <summary>Something in the status changed; the pending publish carries every change made before it.</summary>
+    public void Signal() => _changed.Set();
 
     public Task WaitForChangeAsync(CancellationToken cancellationToken) => _changed.WaitAsync(cancellationToken);
 
