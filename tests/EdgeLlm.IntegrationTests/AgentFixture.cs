@@ -35,7 +35,8 @@ internal sealed class AgentFixture : IAsyncDisposable
         string? model = null,
         int? externalBrokerPort = null,
         Action<IServiceCollection>? services = null,
-        string? deviceIdOverride = null)
+        string? deviceIdOverride = null,
+        string? brokerUrl = null)
     {
         var data = TestModels.NewTempDir();
         var deviceId = deviceIdOverride ?? "dev-" + Guid.NewGuid().ToString("n")[..8];
@@ -57,7 +58,7 @@ internal sealed class AgentFixture : IAsyncDisposable
             DeviceId = deviceId,
             DataDir = data.Path,
             Model = model ?? TestModels.Tiny,
-            Broker = externalBrokerPort is null ? "embedded" : $"mqtt://127.0.0.1:{port}",
+            Broker = brokerUrl ?? (externalBrokerPort is null ? "embedded" : $"mqtt://127.0.0.1:{port}"),
             BrokerPort = externalBrokerPort is null ? port : null,
             Settings = all,
         };

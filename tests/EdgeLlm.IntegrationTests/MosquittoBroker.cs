@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Net.Sockets;
+using System.Text;
 using EdgeLlm.Runtime.Tests;
 
 namespace EdgeLlm.IntegrationTests;
@@ -18,9 +19,15 @@ internal sealed class MosquittoBroker : IAsyncDisposable
         Port = port;
     }
 
+    /// <summary>The plain MQTT listener.</summary>
     public int Port { get; }
 
-    public static async Task<MosquittoBroker> StartAsync()
+    /// <summary>The TLS listener (requires a client certificate signed by <see cref="TestCertificates.Ca"/>), or 0.</summary>
+    public int TlsPort { get; private set; }
+
+    public string Folder => _dir.Path;
+
+    public static async Task<MosquittoBroker> StartAsync(bool tls = false)
     {
         if (!File.Exists(Executable))
         {
@@ -28,8 +35,15 @@ internal sealed class MosquittoBroker : IAsyncDisposable
         }
 
         var broker = new MosquittoBroker(TestPaths.NewTempDir(), TestModels.FreePort());
-        await File.WriteAllTextAsync(Path.Combine(broker._dir.Path, "mosquitto.conf"),
-            $"listener {broker.Port} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest stderr\n");
+        var conf = new StringBuilder($"per_listener_settings false\nallow_anonymous true\npersistence false\nlog_dest stderr\nuser root\nlistener {broker.Port} 127.0.0.1\n");
+        if (tls)
+        {
+            var certs = TestCertificates.Write(broker._dir.Path);
+            broker.TlsPort = TestModels.FreePort();
+            conf.Append($"listener {broker.TlsPort} 127.0.0.1\ncafile {certs.Ca}\ncertfile {certs.ServerCert}\nkeyfile {certs.ServerKey}\nrequire_certificate true\n");
+        }
+
+        await File.WriteAllTextAsync(Path.Combine(broker._dir.Path, "mosquitto.conf"), conf.ToString());
         await broker.RestartAsync();
         return broker;
     }

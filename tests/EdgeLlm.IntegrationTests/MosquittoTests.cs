@@ -78,3 +78,26 @@ public sealed class MosquittoTests
         Assert.Null(offline.Model);
     }
 }
+
+/// <summary>The agent on Mosquitto's TLS listener with a private CA and a client certificate.</summary>
+public sealed class MosquittoTlsTests
+{
+    [Fact]
+    public async Task Agent_connects_over_tls_with_ca_and_client_certificate()
+    {
+        await using var broker = await MosquittoBroker.StartAsync(tls: true);
+        var dir = broker.Folder;
+        await using var agent = await AgentFixture.StartAsync(new()
+        {
+            ["Broker:CaFile"] = Path.Combine(dir, "ca.pem"),
+            ["Broker:ClientCertFile"] = Path.Combine(dir, "client.pem"),
+            ["Broker:ClientKeyFile"] = Path.Combine(dir, "client.key"),
+        }, externalBrokerPort: broker.Port, brokerUrl: $"mqtts://localhost:{broker.TlsPort}");
+
+        // The test client uses the plain listener of the same broker.
+        await using var client = await TestClient.ConnectAsync(broker.Port, agent.DeviceId);
+        await client.SubscribeRepliesAsync();
+        await client.AskAsync("tls1", "Over TLS?", maxTokens: 4);
+        Assert.IsType<AnswerMessage>((await client.RepliesUntilFinalAsync("tls1"))[^1]);
+    }
+}
