@@ -41,6 +41,25 @@ public sealed class AccessTests
     }
 
     [Fact]
+    public async Task Requests_of_a_client_that_disconnects_are_cancelled()
+    {
+        await using var agent = await AgentFixture.StartAsync();
+        var scheduler = agent.Get<ActiveModel>().Model!.Scheduler;
+        await using var watcher = await TestClient.ConnectAsync(agent.Port, agent.DeviceId);
+        await watcher.SubscribeAsync(MqttTopics.Status(agent.DeviceId));
+        using (await scheduler.EnterAsync(RequestPriority.Operator))
+        {
+            var asker = await TestClient.ConnectAsync(agent.Port, agent.DeviceId);
+            await asker.AskAsync("gone", "Will anyone read this?", maxTokens: 64);
+            await watcher.StatusAsync(s => s.QueueDepth == 1);
+            await asker.DisposeAsync();
+            await watcher.StatusAsync(s => s.QueueDepth == 0);
+        }
+
+        Assert.Equal(0, agent.Get<EdgeLlm.Agent.Mqtt.RequestDispatcher>().InFlightCount);
+    }
+
+    [Fact]
     public async Task Stopping_cancels_answers_that_outlast_the_grace_period()
     {
         var agent = await AgentFixture.StartAsync(new() { ["Agent:ShutdownGraceSeconds"] = "0" });

@@ -15,7 +15,12 @@ namespace EdgeLlm.Agent.Mqtt;
 internal sealed record ReplyAddress(string Topic, byte[]? CorrelationData, string? CorrelationId);
 
 /// <summary>An accepted ask waiting for the dispatcher.</summary>
-internal sealed record AskWork(QueryContext Query, ReplyAddress Reply, bool Stream, long ReceivedAt);
+/// <param name="Query">The validated question.</param>
+/// <param name="Reply">Where its replies go.</param>
+/// <param name="Stream">Send chunks before the answer.</param>
+/// <param name="ReceivedAt">When the ask arrived (a <see cref="TimeProvider"/> timestamp).</param>
+/// <param name="Sender">The asking client's id where the broker tells it (the embedded broker does), else null.</param>
+internal sealed record AskWork(QueryContext Query, ReplyAddress Reply, bool Stream, long ReceivedAt, string? Sender = null);
 
 /// <summary>
 /// The MQTT message handler: validates <c>ask</c> and <c>cancel</c> messages and hands them to the
@@ -65,7 +70,7 @@ internal sealed class AskIntake(IOptions<AgentOptions> options, RequestDispatche
             return;
         }
 
-        var work = parsed.Work! with { ReceivedAt = received };
+        var work = parsed.Work! with { ReceivedAt = received, Sender = Property(message, EmbeddedBroker.SenderProperty) };
         var refusal = dispatcher.TryAccept(work);
         if (refusal is not null)
         {
@@ -98,9 +103,10 @@ internal sealed class AskIntake(IOptions<AgentOptions> options, RequestDispatche
     }
 
     private static RequestPriority Priority(MqttApplicationMessage message) =>
-        message.UserProperties?.Any(p => p.Name == "priority" && System.Text.Encoding.UTF8.GetString(p.ValueBuffer.Span) == "automation") == true
-            ? RequestPriority.Automation
-            : RequestPriority.Operator;
+        Property(message, "priority") == "automation" ? RequestPriority.Automation : RequestPriority.Operator;
+
+    private static string? Property(MqttApplicationMessage message, string name) =>
+        message.UserProperties?.FirstOrDefault(p => p.Name == name) is { } p ? Encoding.UTF8.GetString(p.ValueBuffer.Span) : null;
 
     /// <summary>The outcome of parsing an ask: the work, or the error with whatever reply address could be found.</summary>
     internal sealed record ParsedAsk(string Id, ReplyAddress? Reply, AskWork? Work, QueryException? Error);

@@ -18,6 +18,12 @@ internal sealed class EmbeddedBroker(IOptions<BrokerOptions> options, ILogger<Em
 {
     public const string AgentUser = "edgellm-agent";
 
+    /// <summary>
+    /// User property the embedded broker stamps on every message with the sending client's id (replacing any the client
+    /// set), so the agent can cancel a request when the client that asked disconnects.
+    /// </summary>
+    public const string SenderProperty = "edgellm-sender";
+
     private MqttServer? _server;
 
     /// <summary>The agent's own password on this broker.</summary>
@@ -40,6 +46,11 @@ internal sealed class EmbeddedBroker(IOptions<BrokerOptions> options, ILogger<Em
         _server = new MqttServerFactory().CreateMqttServer(serverOptions);
         _server.ValidatingConnectionAsync += ValidateConnection;
         _server.InterceptingPublishAsync += AuthorizePublish;
+        _server.ClientDisconnectedAsync += e =>
+        {
+            ClientDisconnected?.Invoke(e.ClientId);
+            return Task.CompletedTask;
+        };
         _server.InterceptingSubscriptionAsync += AuthorizeSubscription;
         try
         {
@@ -60,6 +71,9 @@ internal sealed class EmbeddedBroker(IOptions<BrokerOptions> options, ILogger<Em
             await _server.StopAsync().ConfigureAwait(false);
         }
     }
+
+    /// <summary>Raised with the client id when a client of the embedded broker disconnects (cleanly or not).</summary>
+    public event Action<string>? ClientDisconnected;
 
     public void Dispose() => _server?.Dispose();
 
@@ -94,6 +108,13 @@ internal sealed class EmbeddedBroker(IOptions<BrokerOptions> options, ILogger<Em
 
     private Task AuthorizePublish(InterceptingPublishEventArgs e)
     {
+        if (!IsAgent(e.UserName) && e.ClientId is not null)
+        {
+            var properties = e.ApplicationMessage.UserProperties ??= [];
+            properties.RemoveAll(p => p.Name == SenderProperty);
+            properties.Add(new MQTTnet.Packets.MqttUserProperty(SenderProperty, System.Text.Encoding.UTF8.GetBytes(e.ClientId).AsMemory()));
+        }
+
         if (options.Value.Users.Count == 0 || IsAgent(e.UserName) || e.UserName is null && e.ClientId is null)
         {
             return Task.CompletedTask;

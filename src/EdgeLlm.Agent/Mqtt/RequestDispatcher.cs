@@ -38,8 +38,9 @@ internal sealed class RequestDispatcher : IHostedService, IDisposable
     private volatile bool _accepting = true;
 
     public RequestDispatcher(IOptions<AgentOptions> options, QueryPipeline pipeline, MqttConnection connection, StatusBoard status,
-        AgentDatabase database, TimeProvider time, ILogger<RequestDispatcher> logger)
+        AgentDatabase database, EmbeddedBroker broker, TimeProvider time, ILogger<RequestDispatcher> logger)
     {
+        broker.ClientDisconnected += OnClientDisconnected;
         _options = options.Value;
         _pipeline = pipeline;
         _connection = connection;
@@ -88,11 +89,20 @@ internal sealed class RequestDispatcher : IHostedService, IDisposable
     {
         if (_inFlight.TryGetValue(id, out var entry))
         {
-            entry.CancelByClient();
+            entry.CancelByClient("cancelled by a cancel message");
             return true;
         }
 
         return false;
+    }
+
+    /// <summary>Nobody is left to read the answers of a client that went away: stop its requests.</summary>
+    private void OnClientDisconnected(string clientId)
+    {
+        foreach (var entry in _inFlight.Values.Where(e => e.Work.Sender == clientId))
+        {
+            entry.CancelByClient("the asking client disconnected");
+        }
     }
 
     /// <summary>Queues an error reply for an ask that was refused before it was accepted.</summary>
@@ -208,7 +218,7 @@ internal sealed class RequestDispatcher : IHostedService, IDisposable
         }
         catch (OperationCanceledException) when (linked.IsCancellationRequested)
         {
-            final = entry.Token.IsCancellationRequested ? Error(ErrorCodes.Cancelled, "cancelled by a cancel message")
+            final = entry.Token.IsCancellationRequested ? Error(ErrorCodes.Cancelled, entry.Reason ?? "cancelled")
                 : timeout.IsCancellationRequested ? Error(ErrorCodes.Timeout, $"no answer within {_options.RequestTimeoutSeconds} s (Agent:RequestTimeoutSeconds)")
                 : Error(ErrorCodes.Cancelled, "the agent is stopping");
         }
@@ -270,8 +280,11 @@ internal sealed class RequestDispatcher : IHostedService, IDisposable
 
         public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-        public void CancelByClient()
+        public string? Reason { get; private set; }
+
+        public void CancelByClient(string reason)
         {
+            Reason ??= reason;
             try
             {
                 _cancel.Cancel();
