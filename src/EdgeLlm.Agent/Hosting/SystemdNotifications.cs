@@ -16,6 +16,7 @@ internal sealed class SystemdNotifications(ISystemdNotifier notifier, MqttConnec
     TimeProvider time, ILogger<SystemdNotifications> logger) : BackgroundService, IHostedLifecycleService
 {
     private static readonly ServiceState Watchdog = new("WATCHDOG=1");
+    private readonly TaskCompletionSource _started = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     private bool OwnLifetime => notifier.IsEnabled && !SystemdHelpers.IsSystemdService();
 
@@ -28,6 +29,7 @@ internal sealed class SystemdNotifications(ISystemdNotifier notifier, MqttConnec
             notifier.Notify(ServiceState.Ready);
         }
 
+        _started.TrySetResult();
         return Task.CompletedTask;
     }
 
@@ -64,9 +66,11 @@ internal sealed class SystemdNotifications(ISystemdNotifier notifier, MqttConnec
             return;
         }
 
-        Log.WatchdogEnabled(logger, period.TotalMilliseconds);
         try
         {
+            // Pings start once every service has started (and READY=1 is out).
+            await _started.Task.WaitAsync(stoppingToken).ConfigureAwait(false);
+            Log.WatchdogEnabled(logger, period.TotalMilliseconds);
             while (!stoppingToken.IsCancellationRequested)
             {
                 if (connection.Supervising && dispatcher.Running)
