@@ -13,7 +13,7 @@ namespace EdgeLlm.Agent.Hosting;
 /// hosted service has started: the model is loaded (or retrieval-only settled) and the broker is connected.
 /// </summary>
 internal sealed class SystemdNotifications(ISystemdNotifier notifier, MqttConnection connection, RequestDispatcher dispatcher,
-    TimeProvider time, ILogger<SystemdNotifications> logger) : BackgroundService, IHostedLifecycleService
+    TimeProvider time, ILogger<SystemdNotifications> logger) : AgentService, IHostedLifecycleService
 {
     private static readonly ServiceState Watchdog = new("WATCHDOG=1");
     private readonly TaskCompletionSource _started = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -59,7 +59,7 @@ internal sealed class SystemdNotifications(ISystemdNotifier notifier, MqttConnec
             : null;
     }
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    protected override async Task RunAsync(CancellationToken stoppingToken)
     {
         if (!notifier.IsEnabled || WatchdogPeriod() is not { } period)
         {

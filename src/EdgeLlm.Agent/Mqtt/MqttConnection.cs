@@ -15,7 +15,7 @@ namespace EdgeLlm.Agent.Mqtt;
 /// reports ready; afterwards a supervised loop reconnects with exponential backoff and jitter whenever the
 /// connection drops, restores the subscriptions and has the status re-published. The last will marks the device offline.
 /// </summary>
-internal sealed class MqttConnection : BackgroundService
+internal sealed class MqttConnection : AgentService
 {
     private readonly IOptions<BrokerOptions> _broker;
     private readonly AgentOptions _agent;
@@ -103,7 +103,7 @@ internal sealed class MqttConnection : BackgroundService
         .WithRetainFlag()
         .Build();
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    protected override async Task RunAsync(CancellationToken stoppingToken)
     {
         Supervising = true;
         try

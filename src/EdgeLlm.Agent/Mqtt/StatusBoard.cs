@@ -53,9 +53,9 @@ internal sealed class StatusBoard(ActiveModel model, TimeProvider time) : IDispo
 }
 
 /// <summary>Publishes the status whenever <see cref="StatusBoard"/> signals a change.</summary>
-internal sealed class StatusPublisher(StatusBoard board, ActiveModel model, MqttConnection connection, ILogger<StatusPublisher> logger) : BackgroundService
+internal sealed class StatusPublisher(StatusBoard board, ActiveModel model, MqttConnection connection, ILogger<StatusPublisher> logger) : AgentService
 {
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    protected override async Task RunAsync(CancellationToken stoppingToken)
     {
         model.QueueChanged += board.Signal;
         try

@@ -25,7 +25,7 @@ internal sealed record QueryLogEntry(
 /// writer loop: Microsoft.Data.Sqlite's async methods are synchronous, so requests only enqueue log entries and the
 /// loop writes them, and applies retention (age and entry count) at start and every hour.
 /// </summary>
-internal sealed class AgentDatabase(IOptions<AgentOptions> options, TimeProvider time, ILogger<AgentDatabase> logger) : BackgroundService
+internal sealed class AgentDatabase(IOptions<AgentOptions> options, TimeProvider time, ILogger<AgentDatabase> logger) : AgentService
 {
     private readonly Channel<QueryLogEntry> _pending = Channel.CreateBounded<QueryLogEntry>(
         new BoundedChannelOptions(1024) { FullMode = BoundedChannelFullMode.DropOldest, SingleReader = true });
@@ -85,7 +85,7 @@ internal sealed class AgentDatabase(IOptions<AgentOptions> options, TimeProvider
         base.Dispose();
     }
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    protected override async Task RunAsync(CancellationToken stoppingToken)
     {
         var nextRetention = time.GetUtcNow().AddHours(1);
         // Stopping only completes the channel, so entries of the last answers are still written.
