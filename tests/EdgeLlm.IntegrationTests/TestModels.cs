@@ -27,7 +27,7 @@ internal static class TestModels
     }
 
     /// <summary>Generous bound for waiting on a message; tests wait on events, never on time.</summary>
-    public static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
+    public static readonly TimeSpan Patience = TimeSpan.FromSeconds(60);
 
     public static TempDir NewTempDir() => TestPaths.NewTempDir();
 }
