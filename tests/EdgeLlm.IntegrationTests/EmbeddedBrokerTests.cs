@@ -224,6 +224,35 @@ public sealed class EmbeddedBrokerTests
     }
 
     [Fact]
+    public async Task Operator_questions_are_answered_before_automation_ones()
+    {
+        await using var agent = await AgentFixture.StartAsync();
+        var scheduler = agent.Get<ActiveModel>().Model!.Scheduler;
+        await using var client = await TestClient.ConnectAsync(agent.Port, agent.DeviceId);
+        await client.SubscribeRepliesAsync();
+        await client.SubscribeAsync(MqttTopics.Status(agent.DeviceId));
+        using (await scheduler.EnterAsync(RequestPriority.Operator))
+        {
+            await client.PublishAskAsync(Encoding.UTF8.GetBytes("""{"id":"auto1","question":"Scheduled check","max_tokens":4}"""), priority: "automation");
+            await client.StatusAsync(s => s.QueueDepth == 1);
+            await client.AskAsync("op1", "Operator question", maxTokens: 4);
+            await client.StatusAsync(s => s.QueueDepth == 2);
+        }
+
+        var order = new List<string>();
+        while (order.Count < 2)
+        {
+            var r = await client.NextReplyAsync();
+            if (r is AnswerMessage)
+            {
+                order.Add(r.Id);
+            }
+        }
+
+        Assert.Equal(["op1", "auto1"], order);
+    }
+
+    [Fact]
     public async Task Duplicate_running_id_is_refused()
     {
         await using var agent = await AgentFixture.StartAsync();
