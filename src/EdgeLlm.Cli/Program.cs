@@ -23,6 +23,7 @@ internal static class CliApp
         root.Add(GenerateCommand.Build());
         root.Add(ChatCommand.Build());
         root.Add(BenchCommand.Build());
+        root.Add(ManualsCommand.Build());
         return root;
     }
 }

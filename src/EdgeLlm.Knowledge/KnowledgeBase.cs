@@ -235,6 +235,24 @@ public sealed class KnowledgeBase : IDisposable
         return _vocabulary;
     }
 
+    /// <summary>The text of every chunk (for the benchmark's generated corpus and questions).</summary>
+    internal List<string> SampleTexts()
+    {
+        lock (_gate)
+        {
+            using var cmd = _db.CreateCommand();
+            cmd.CommandText = "SELECT text FROM chunks ORDER BY id";
+            using var r = cmd.ExecuteReader();
+            var texts = new List<string>();
+            while (r.Read())
+            {
+                texts.Add(r.GetString(0));
+            }
+
+            return texts;
+        }
+    }
+
     internal static string JoinHeadings(IReadOnlyList<string> path) => string.Join(HeadingSeparator, path);
 
     internal static string[] SplitHeadings(string joined) => joined.Length == 0 ? [] : joined.Split(HeadingSeparator);

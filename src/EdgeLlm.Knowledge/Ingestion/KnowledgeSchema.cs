@@ -16,7 +16,9 @@ internal static class KnowledgeSchema
     public static void Apply(SqliteConnection db)
     {
         using var cmd = db.CreateCommand();
-        cmd.CommandText = "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000; PRAGMA user_version;";
+        cmd.CommandText = "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000;";
+        cmd.ExecuteNonQuery();
+        cmd.CommandText = "PRAGMA user_version";
         var version = Convert.ToInt32(cmd.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
         if (version == Version)
         {
