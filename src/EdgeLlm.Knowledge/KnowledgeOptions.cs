@@ -19,10 +19,10 @@ public sealed class KnowledgeOptions
 
     /// <summary>
     /// Share (0–1) of the question's weight, by inverse document frequency, that the best passage must cover for
-    /// the question to count as answerable; below it the answer is "not in the manuals". Default 0.6.
+    /// the question to count as answerable; below it the answer is "not in the manuals". Default 0.5.
     /// </summary>
     [Range(0.0, 1.0)]
-    public double RelevanceFloor { get; set; } = 0.6;
+    public double RelevanceFloor { get; set; } = 0.5;
 
     internal long MaxFileBytes => MaxFileMegabytes * 1024L * 1024L;
 }

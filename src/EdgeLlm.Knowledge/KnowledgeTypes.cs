@@ -41,4 +41,8 @@ public sealed record Passage(long DocumentId, string Document, string Title, str
 /// The top passages for a question, best first. <see cref="Answerable"/> is false when even the best passage falls
 /// below the relevance floor: the answer is "not in the manuals" (the passages are still returned for inspection).
 /// </summary>
-public sealed record SearchResults(IReadOnlyList<Passage> Passages, bool Answerable);
+public sealed record SearchResults(IReadOnlyList<Passage> Passages, bool Answerable)
+{
+    /// <summary>Share (0–1) of the question's weight the best passage covers; compared with the relevance floor.</summary>
+    public double Confidence { get; init; }
+}

@@ -1,10 +1,18 @@
 namespace EdgeLlm.Knowledge.Retrieval;
 
 /// <summary>
-/// A question turned into index terms and an FTS5 expression built only from those terms, each quoted, so that no
+/// One thing the question asks about: a word (or phrase, or code) and its synonyms. A passage covers the concept
+/// when it holds every term of any one alternative. <see cref="Weight"/> is the inverse document frequency of the
+/// concept as asked; a concept the index has never seen weighs the most, which is what makes an off-topic
+/// question fall below the relevance floor.
+/// </summary>
+internal sealed record Concept(IReadOnlyList<string[]> Alternatives, double Weight, bool IsCode);
+
+/// <summary>
+/// A question turned into concepts and an FTS5 expression built only from analyzed terms, each quoted, so that no
 /// character of the question (quotes, <c>NEAR</c>, <c>*</c>, <c>-</c>, parentheses, AND/OR/NOT) reaches FTS5's syntax.
 /// </summary>
-internal sealed record QueryPlan(IReadOnlyList<string> Terms, IReadOnlyList<string> Codes, string? Match)
+internal sealed record QueryPlan(IReadOnlyList<Concept> Concepts, IReadOnlyList<string> Terms, string? Match)
 {
     /// <summary>Above this share of all chunks a word says little and costs a lot to score; it still counts for coverage.</summary>
     private const double CommonShare = 0.2;
@@ -14,22 +22,58 @@ internal sealed record QueryPlan(IReadOnlyList<string> Terms, IReadOnlyList<stri
         var terms = new List<string>();
         foreach (var t in TextAnalyzer.Terms(question))
         {
-            var term = vocab.DocumentFrequency(t) > 0 ? t : vocab.Correct(t) ?? t;
-            if (!terms.Contains(term))
+            terms.Add(vocab.DocumentFrequency(t) > 0 ? t : vocab.Correct(t) ?? t);
+        }
+
+        var concepts = new List<Concept>();
+        var used = new bool[terms.Count];
+        foreach (var group in Synonyms.All)
+        {
+            foreach (var member in group)
             {
-                terms.Add(term);
+                var at = Find(terms, used, member);
+                if (at < 0)
+                {
+                    continue;
+                }
+
+                for (var i = 0; i < member.Length; i++)
+                {
+                    used[at + i] = true;
+                }
+
+                // Weighted as asked: the words the technician used, or the group's best-known form if the index lacks them.
+                var df = member.All(t => vocab.DocumentFrequency(t) > 0) ? member.Min(vocab.DocumentFrequency) : group.Max(m => m.Min(vocab.DocumentFrequency));
+                concepts.Add(new Concept(group, vocab.Idf(df), false));
+                break;
             }
         }
 
-        var codes = TextAnalyzer.Codes(question).Distinct().ToList();
-        var known = terms.Where(t => vocab.DocumentFrequency(t) > 0).ToList();
-        var selective = known.Where(t => vocab.DocumentFrequency(t) <= vocab.ChunkCount * CommonShare).ToList();
-        var matchTerms = selective.Count > 0 ? selective : known;
-        var matchCodes = codes.Where(c => vocab.DocumentFrequency(c) > 0).ToList();
-        var parts = new List<string>();
-        if (matchTerms.Count > 0)
+        for (var i = 0; i < terms.Count; i++)
         {
-            parts.Add("{title headings body} : (" + string.Join(" OR ", matchTerms.Select(Quote)) + ")");
+            if (!used[i] && !concepts.Any(c => c.Alternatives.Count == 1 && c.Alternatives[0][0] == terms[i]))
+            {
+                concepts.Add(new Concept([[terms[i]]], vocab.Idf(vocab.DocumentFrequency(terms[i])), false));
+            }
+        }
+
+        foreach (var code in TextAnalyzer.Codes(question).Distinct())
+        {
+            if (!terms.Contains(code))
+            {
+                concepts.Add(new Concept([[code]], vocab.Idf(vocab.DocumentFrequency(code)), true));
+            }
+        }
+
+        var words = concepts.Where(c => !c.IsCode).SelectMany(c => c.Alternatives.SelectMany(a => a)).Distinct()
+            .Where(t => vocab.DocumentFrequency(t) > 0).ToList();
+        var selective = words.Where(t => vocab.DocumentFrequency(t) <= vocab.ChunkCount * CommonShare).ToList();
+        var matchWords = selective.Count > 0 ? selective : words;
+        var matchCodes = concepts.Where(c => c.IsCode).Select(c => c.Alternatives[0][0]).Where(c => vocab.DocumentFrequency(c) > 0).ToList();
+        var parts = new List<string>();
+        if (matchWords.Count > 0)
+        {
+            parts.Add("{title headings body} : (" + string.Join(" OR ", matchWords.Select(Quote)) + ")");
         }
 
         if (matchCodes.Count > 0)
@@ -37,9 +81,28 @@ internal sealed record QueryPlan(IReadOnlyList<string> Terms, IReadOnlyList<stri
             parts.Add("codes : (" + string.Join(" OR ", matchCodes.Select(Quote)) + ")");
         }
 
-        return new QueryPlan(terms, codes, parts.Count == 0 ? null : string.Join(" OR ", parts));
+        return new QueryPlan(concepts, terms, parts.Count == 0 ? null : string.Join(" OR ", parts));
     }
 
     /// <summary>An FTS5 string literal: inside double quotes every character is text; a quote is doubled.</summary>
     internal static string Quote(string term) => "\"" + term.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
+
+    private static int Find(List<string> terms, bool[] used, string[] phrase)
+    {
+        for (var i = 0; i + phrase.Length <= terms.Count; i++)
+        {
+            var match = true;
+            for (var j = 0; j < phrase.Length && match; j++)
+            {
+                match = !used[i + j] && terms[i + j] == phrase[j];
+            }
+
+            if (match)
+            {
+                return i;
+            }
+        }
+
+        return -1;
+    }
 }

@@ -10,6 +10,14 @@ internal static class Searcher
 {
     private const int Candidates = 40;
 
+    // The final score mixes BM25 (relative to the best candidate), the share of the question a passage covers,
+    // the share its own heading covers (a section titled after the question is usually the answer), and the share
+    // of the question's word pairs that occur side by side in the passage ("lost steps", "round bed").
+    private const double Bm25Share = 0.25;
+    private const double CoverageShare = 0.45;
+    private const double HeadingShare = 0.3;
+    private const double PairShare = 0.1;
+
     public static SearchResults Search(SqliteConnection db, Vocabulary vocab, string query, int k, double floor)
     {
         var plan = QueryPlan.Build(query, vocab);
@@ -18,11 +26,9 @@ internal static class Searcher
             return new SearchResults([], false);
         }
 
-        var weights = plan.Terms.Select(t => (Term: t, Weight: vocab.Idf(t)))
-            .Concat(plan.Codes.Where(c => !plan.Terms.Contains(c)).Select(c => (Term: c, Weight: vocab.Idf(c))))
-            .ToList();
-        var total = weights.Sum(w => w.Weight);
-        var candidates = new List<(Passage Passage, double Bm25, double Coverage)>();
+        var total = plan.Concepts.Sum(c => c.Weight);
+        var candidates = new List<(Passage Passage, double Bm25, double Coverage, double HeadingCoverage, double Pairs)>();
+        var pairs = Pairs(plan.Terms);
         using var cmd = db.CreateCommand();
         cmd.CommandText = $"""
             SELECT c.id, c.document_id, d.file_name, d.title, d.path, c.heading, c.page, c.text, m.rank
@@ -38,10 +44,14 @@ internal static class Searcher
                 var text = r.GetString(7);
                 var passage = new Passage(r.GetInt64(1), r.GetString(2), r.GetString(3), r.GetString(4), headings,
                     r.IsDBNull(6) ? null : r.GetInt32(6), 0, text);
-                var present = new HashSet<string>(TextAnalyzer.Terms(passage.Title + "\n" + string.Join('\n', headings) + "\n" + text), StringComparer.Ordinal);
-                present.UnionWith(TextAnalyzer.Codes(passage.Title + "\n" + string.Join('\n', headings) + "\n" + text));
-                var covered = total <= 0 ? 0 : weights.Where(w => present.Contains(w.Term)).Sum(w => w.Weight) / total;
-                candidates.Add((passage, -r.GetDouble(8), covered));
+                var terms = TextAnalyzer.Terms(passage.Title + "\n" + string.Join('\n', headings) + "\n" + text);
+                var all = new HashSet<string>(terms, StringComparer.Ordinal);
+                all.UnionWith(TextAnalyzer.Codes(passage.Title + "\n" + string.Join('\n', headings) + "\n" + text));
+                var pairShare = pairs.Count == 0 ? 0 : (double)Pairs(terms).Count(pairs.Contains) / pairs.Count;
+                // An introduction (no heading below the title) gets half the heading credit: a section named after
+                // the question answers it more often than the overview of the whole document.
+                var heading = Coverage(plan, TermSet(headings.Length > 0 ? headings[^1] : passage.Title), total) * (headings.Length > 1 ? 1 : 0.5);
+                candidates.Add((passage, -r.GetDouble(8), Coverage(plan, all, total), heading, pairShare));
             }
         }
 
@@ -52,10 +62,32 @@ internal static class Searcher
 
         var best = candidates.Max(c => c.Bm25);
         var ranked = candidates
-            .Select(c => c.Passage with { Score = Math.Round(0.5 * (best > 0 ? c.Bm25 / best : 0) + 0.5 * c.Coverage, 4) })
+            .Select(c => c.Passage with { Score = Math.Round(Bm25Share * (best > 0 ? c.Bm25 / best : 0) + CoverageShare * c.Coverage + HeadingShare * c.HeadingCoverage + PairShare * c.Pairs, 4) })
             .OrderByDescending(p => p.Score)
             .Take(k)
             .ToList();
-        return new SearchResults(ranked, candidates.Max(c => c.Coverage) >= floor);
+        var confidence = Math.Round(candidates.Max(c => c.Coverage), 4);
+        return new SearchResults(ranked, confidence >= floor) { Confidence = confidence };
     }
+
+    private static HashSet<string> TermSet(string text)
+    {
+        var set = new HashSet<string>(TextAnalyzer.Terms(text), StringComparer.Ordinal);
+        set.UnionWith(TextAnalyzer.Codes(text));
+        return set;
+    }
+
+    private static HashSet<(string, string)> Pairs(IReadOnlyList<string> terms)
+    {
+        var set = new HashSet<(string, string)>();
+        for (var i = 1; i < terms.Count; i++)
+        {
+            set.Add((terms[i - 1], terms[i]));
+        }
+
+        return set;
+    }
+
+    private static double Coverage(QueryPlan plan, HashSet<string> present, double total) => total <= 0 ? 0
+        : plan.Concepts.Where(c => c.Alternatives.Any(a => a.All(present.Contains))).Sum(c => c.Weight) / total;
 }

@@ -43,7 +43,7 @@ internal static partial class TextAnalyzer
             }
 
             var lower = word.ToString().ToLowerInvariant();
-            if (lower.Length < 2 && !char.IsDigit(lower[0]) || StopWords.Contains(lower))
+            if (StopWords.Contains(lower))
             {
                 continue;
             }

@@ -21,11 +21,9 @@ internal sealed class Vocabulary
     public int DocumentFrequency(string term) => _df.GetValueOrDefault(term);
 
     /// <summary>BM25's inverse document frequency; a term the index does not hold weighs the most.</summary>
-    public double Idf(string term)
-    {
-        var df = DocumentFrequency(term);
-        return Math.Log(1 + (ChunkCount - df + 0.5) / (df + 0.5));
-    }
+    public double Idf(string term) => Idf(DocumentFrequency(term));
+
+    public double Idf(int df) => Math.Log(1 + (ChunkCount - df + 0.5) / (df + 0.5));
 
     /// <summary>
     /// The indexed term closest to an unknown word: same first letter, at most one edit (two for words of eight

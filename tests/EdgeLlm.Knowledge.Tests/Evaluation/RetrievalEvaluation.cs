@@ -81,10 +81,7 @@ public sealed class RetrievalEvaluation(ITestOutputHelper output)
             {
                 unanswerable++;
                 recognised += found.Answerable ? 0 : 1;
-                if (found.Answerable)
-                {
-                    output.WriteLine($"  [{label}] answered the unanswerable \"{q.Q}\" from {Describe(found.Passages[0])}");
-                }
+                output.WriteLine($"  [{label}] unanswerable \"{q.Q}\": {(found.Answerable ? "answered" : "recognised")}, confidence {found.Confidence:F2}");
 
                 continue;
             }
@@ -97,7 +94,7 @@ public sealed class RetrievalEvaluation(ITestOutputHelper output)
             rr += rank >= 0 ? 1.0 / (rank + 1) : 0;
             if (rank != 0)
             {
-                output.WriteLine($"  [{label}] \"{q.Q}\": rank {(rank < 0 ? "-" : (rank + 1).ToString(CultureInfo.InvariantCulture))}, top {(found.Passages.Count > 0 ? Describe(found.Passages[0]) : "nothing")}{(found.Answerable ? "" : " (called unanswerable)")}");
+                output.WriteLine($"  [{label}] \"{q.Q}\": rank {(rank < 0 ? "-" : (rank + 1).ToString(CultureInfo.InvariantCulture))}, top {(found.Passages.Count > 0 ? Describe(found.Passages[0]) : "nothing")}{(found.Answerable ? "" : " (called unanswerable)")}, confidence {found.Confidence:F2}");
             }
         }
 
