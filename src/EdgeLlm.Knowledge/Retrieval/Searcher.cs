@@ -13,10 +13,11 @@ internal static class Searcher
     // The final score mixes BM25 (relative to the best candidate), the share of the question a passage covers,
     // the share its own heading covers (a section titled after the question is usually the answer), and the share
     // of the question's word pairs that occur side by side in the passage ("lost steps", "round bed").
-    private const double Bm25Share = 0.25;
+    private const double Bm25Share = 0.15;
     private const double CoverageShare = 0.45;
-    private const double HeadingShare = 0.3;
+    private const double HeadingShare = 0.4;
     private const double PairShare = 0.1;
+    private const double TitleShare = 0.2;
 
     public static SearchResults Search(SqliteConnection db, Vocabulary vocab, string query, int k, double floor)
     {
@@ -27,7 +28,7 @@ internal static class Searcher
         }
 
         var total = plan.Concepts.Sum(c => c.Weight);
-        var candidates = new List<(Passage Passage, double Bm25, double Coverage, double HeadingCoverage, double Pairs)>();
+        var candidates = new List<(Passage Passage, double Bm25, double Coverage, double HeadingCoverage, double Pairs, double Title)>();
         var pairs = Pairs(plan.Terms);
         using var cmd = db.CreateCommand();
         cmd.CommandText = $"""
@@ -51,7 +52,7 @@ internal static class Searcher
                 // An introduction (no heading below the title) gets half the heading credit: a section named after
                 // the question answers it more often than the overview of the whole document.
                 var heading = Coverage(plan, TermSet(headings.Length > 0 ? headings[^1] : passage.Title), total) * (headings.Length > 1 ? 1 : 0.5);
-                candidates.Add((passage, -r.GetDouble(8), Coverage(plan, all, total), heading, pairShare));
+                candidates.Add((passage, -r.GetDouble(8), Coverage(plan, all, total), heading, pairShare, Coverage(plan, TermSet(passage.Title), total)));
             }
         }
 
@@ -62,7 +63,7 @@ internal static class Searcher
 
         var best = candidates.Max(c => c.Bm25);
         var ranked = candidates
-            .Select(c => c.Passage with { Score = Math.Round(Bm25Share * (best > 0 ? c.Bm25 / best : 0) + CoverageShare * c.Coverage + HeadingShare * c.HeadingCoverage + PairShare * c.Pairs, 4) })
+            .Select(c => c.Passage with { Score = Math.Round(Bm25Share * (best > 0 ? c.Bm25 / best : 0) + CoverageShare * c.Coverage + HeadingShare * c.HeadingCoverage + PairShare * c.Pairs + TitleShare * c.Title, 4) })
             .OrderByDescending(p => p.Score)
             .Take(k)
             .ToList();

@@ -130,7 +130,7 @@ internal static partial class TextAnalyzer
             w = w[..^2];
         }
 
-        if (w.EndsWith('e') && w.Length > 4)
+        if (w.EndsWith('e') && w.Length > 3)
         {
             w = w[..^1];
         }
