@@ -25,14 +25,18 @@ public sealed class KnowledgeBase : IDisposable
     private readonly Lock _gate = new();
     private Vocabulary? _vocabulary;
 
-    private KnowledgeBase(SqliteConnection db, KnowledgeOptions options, TimeProvider time)
+    private KnowledgeBase(string path, SqliteConnection db, KnowledgeOptions options, TimeProvider time)
     {
+        DatabasePath = path;
         _db = db;
         _options = options;
         _time = time;
     }
 
     public KnowledgeOptions Options => _options;
+
+    /// <summary>The full path of the database file.</summary>
+    public string DatabasePath { get; }
 
     /// <summary>Opens (creating if needed) the index at <paramref name="dbPath"/>; its folder is created too.</summary>
     public static KnowledgeBase Open(string dbPath, KnowledgeOptions? options = null, TimeProvider? time = null)
@@ -51,7 +55,7 @@ public sealed class KnowledgeBase : IDisposable
             throw new DocumentException($"{full}: cannot open the manuals index ({ex.Message}); check the path and its permissions", ex);
         }
 
-        return new KnowledgeBase(db, options ?? new KnowledgeOptions(), time ?? TimeProvider.System);
+        return new KnowledgeBase(full, db, options ?? new KnowledgeOptions(), time ?? TimeProvider.System);
     }
 
     /// <summary>

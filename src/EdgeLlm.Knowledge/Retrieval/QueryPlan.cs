@@ -19,10 +19,15 @@ internal sealed record QueryPlan(IReadOnlyList<Concept> Concepts, IReadOnlyList<
 
     public static QueryPlan Build(string question, Vocabulary vocab)
     {
+        var codes = TextAnalyzer.Codes(question).Distinct().ToList();
         var terms = new List<string>();
         foreach (var t in TextAnalyzer.Terms(question))
         {
-            terms.Add(vocab.DocumentFrequency(t) > 0 ? t : vocab.Correct(t) ?? t);
+            // A code (M104, TMC2209) is its own concept below, never "corrected" into a neighbouring part number.
+            if (!codes.Contains(t))
+            {
+                terms.Add(vocab.DocumentFrequency(t) > 0 ? t : vocab.Correct(t) ?? t);
+            }
         }
 
         var concepts = new List<Concept>();
@@ -57,15 +62,13 @@ internal sealed record QueryPlan(IReadOnlyList<Concept> Concepts, IReadOnlyList<
             }
         }
 
-        foreach (var code in TextAnalyzer.Codes(question).Distinct())
+        foreach (var code in codes)
         {
-            if (!terms.Contains(code))
-            {
-                concepts.Add(new Concept([[code]], vocab.Idf(vocab.DocumentFrequency(code)), true));
-            }
+            concepts.Add(new Concept([[code]], vocab.Idf(vocab.DocumentFrequency(code)), true));
         }
 
-        var words = concepts.Where(c => !c.IsCode).SelectMany(c => c.Alternatives.SelectMany(a => a)).Distinct()
+        // Codes are matched as words too: "M104" in running text is also the word "m104".
+        var words = concepts.SelectMany(c => c.Alternatives.SelectMany(a => a)).Distinct()
             .Where(t => vocab.DocumentFrequency(t) > 0).ToList();
         var selective = words.Where(t => vocab.DocumentFrequency(t) <= vocab.ChunkCount * CommonShare).ToList();
         var matchWords = selective.Count > 0 ? selective : words;

@@ -26,12 +26,12 @@ internal sealed class Vocabulary
     public double Idf(int df) => Math.Log(1 + (ChunkCount - df + 0.5) / (df + 0.5));
 
     /// <summary>
-    /// The indexed term closest to an unknown word: same first letter, at most one edit (two for words of eight
+    /// The indexed term closest to an unknown word (letters only: part numbers are never corrected): same first letter, at most one edit (two for words of eight
     /// letters or more; transpositions count as one), the more frequent term on a tie. Null when none is that close.
     /// </summary>
     public string? Correct(string term)
     {
-        if (term.Length < 4 || !char.IsLetter(term[0]) || !_byFirst.TryGetValue(term[0], out var candidates))
+        if (term.Length < 4 || !term.All(char.IsLetter) || !_byFirst.TryGetValue(term[0], out var candidates))
         {
             return null;
         }
