@@ -4,7 +4,7 @@ CONFIG ?= Release
 RUN_DIR ?= .run
 DEVICE := out/device/edgellm
 
-.PHONY: build test test-deps run bench clean
+.PHONY: build test test-deps run bench eval-manuals clean
 
 ## build: publish the device executable to out/device/edgellm (framework-dependent)
 build:
@@ -26,6 +26,10 @@ run: build
 bench: build
 	@[ -f $(RUN_DIR)/models/qwen2.5-0.5b-int4/genai_config.json ] || $(DEVICE) model synth --family qwen2 --shape qwen2.5-0.5b --quant int4 --seed 1 --out $(RUN_DIR)/models/qwen2.5-0.5b-int4
 	$(DEVICE) bench --model $(RUN_DIR)/models/qwen2.5-0.5b-int4 --prompt-tokens 512 --gen-tokens 128 --threads 2 --json
+
+## eval-manuals: retrieval quality on the Klipper manuals (../shared/data/manuals/klipper): recall@1/@5, MRR vs a keyword baseline
+eval-manuals:
+	$(DOTNET) test tests/EdgeLlm.Knowledge.Tests -c $(CONFIG) --filter "FullyQualifiedName~RetrievalEvaluation" --logger "console;verbosity=detailed" -nologo
 
 clean:
 	rm -rf out TestResults $(RUN_DIR) src/*/bin src/*/obj tests/*/bin tests/*/obj

@@ -37,9 +37,10 @@ internal static class DocumentWriter
         using var move = Command(tx, "UPDATE chunks SET ordinal = $o, page = $p, start = $s, end = $e WHERE id = $id",
             ("$o", 0), ("$p", null), ("$s", 0), ("$e", 0), ("$id", 0L));
         using var insert = Command(tx, """
-            INSERT INTO chunks(document_id, ordinal, heading, page, start, end, hash, text) VALUES ($d, $o, $h, $p, $s, $e, $hash, $t)
+            INSERT INTO chunks(document_id, ordinal, heading, page, start, end, hash, text, terms, codes)
+            VALUES ($d, $o, $h, $p, $s, $e, $hash, $t, $terms, $codes)
             RETURNING id
-            """, ("$d", id), ("$o", 0), ("$h", ""), ("$p", null), ("$s", 0), ("$e", 0), ("$hash", ""), ("$t", ""));
+            """, ("$d", id), ("$o", 0), ("$h", ""), ("$p", null), ("$s", 0), ("$e", 0), ("$hash", ""), ("$t", ""), ("$terms", ""), ("$codes", ""));
         using var index = Command(tx, "INSERT INTO chunk_index(rowid, title, headings, body, codes) VALUES ($id, $ti, $he, $b, $c)",
             ("$id", 0L), ("$ti", ""), ("$he", ""), ("$b", ""), ("$c", ""));
         var titleTerms = string.Join(' ', TextAnalyzer.Terms(doc.Title));
@@ -60,13 +61,18 @@ internal static class DocumentWriter
             insert.Parameters["$e"].Value = c.End;
             insert.Parameters["$hash"].Value = c.Hash;
             insert.Parameters["$t"].Value = c.Text;
-            var rowId = (long)insert.ExecuteScalar()!;
             var heading = string.Join(' ', c.HeadingPath);
+            var headingTerms = string.Join(' ', TextAnalyzer.Terms(heading));
+            var bodyTerms = string.Join(' ', TextAnalyzer.Terms(c.Text));
+            var codes = string.Join(' ', TextAnalyzer.Codes(doc.Title + "\n" + heading + "\n" + c.Text));
+            insert.Parameters["$terms"].Value = string.Join(' ', new[] { titleTerms, headingTerms, bodyTerms }.Where(t => t.Length > 0));
+            insert.Parameters["$codes"].Value = codes;
+            var rowId = (long)insert.ExecuteScalar()!;
             index.Parameters["$id"].Value = rowId;
             index.Parameters["$ti"].Value = titleTerms;
-            index.Parameters["$he"].Value = string.Join(' ', TextAnalyzer.Terms(heading));
-            index.Parameters["$b"].Value = string.Join(' ', TextAnalyzer.Terms(c.Text));
-            index.Parameters["$c"].Value = string.Join(' ', TextAnalyzer.Codes(doc.Title + "\n" + heading + "\n" + c.Text));
+            index.Parameters["$he"].Value = headingTerms;
+            index.Parameters["$b"].Value = bodyTerms;
+            index.Parameters["$c"].Value = codes;
             index.ExecuteNonQuery();
             added++;
         }

@@ -4,7 +4,8 @@ namespace EdgeLlm.Knowledge.Ingestion;
 
 /// <summary>
 /// The tables of knowledge.db. Chunk text lives in <c>chunks</c>; <c>chunk_index</c> is a contentless FTS5 table
-/// over our own analyzed terms (see TextAnalyzer) with four columns: title, headings, body and codes.
+/// over our own analyzed terms (see TextAnalyzer) with four columns: title, headings, body and codes. The analyzed
+/// terms are kept in <c>chunks</c> too, so that re-scoring candidates needs no second analysis.
 /// </summary>
 internal static class KnowledgeSchema
 {
@@ -51,7 +52,9 @@ internal static class KnowledgeSchema
                 start INTEGER NOT NULL,
                 end INTEGER NOT NULL,
                 hash TEXT NOT NULL,
-                text TEXT NOT NULL);
+                text TEXT NOT NULL,
+                terms TEXT NOT NULL,
+                codes TEXT NOT NULL);
             CREATE INDEX chunks_by_document ON chunks(document_id, hash);
             CREATE VIRTUAL TABLE chunk_index USING fts5(title, headings, body, codes,
                 content='', contentless_delete=1, tokenize='unicode61 remove_diacritics 0');

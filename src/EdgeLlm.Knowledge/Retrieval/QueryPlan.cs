@@ -12,10 +12,10 @@ internal sealed record Concept(IReadOnlyList<string[]> Alternatives, double Weig
 /// A question turned into concepts and an FTS5 expression built only from analyzed terms, each quoted, so that no
 /// character of the question (quotes, <c>NEAR</c>, <c>*</c>, <c>-</c>, parentheses, AND/OR/NOT) reaches FTS5's syntax.
 /// </summary>
-internal sealed record QueryPlan(IReadOnlyList<Concept> Concepts, IReadOnlyList<string> Terms, string? Match)
+internal sealed record QueryPlan(IReadOnlyList<Concept> Concepts, IReadOnlyList<string> Terms, string? Match, string? NarrowMatch = null)
 {
-    /// <summary>Above this share of all chunks a word says little and costs a lot to score; it still counts for coverage.</summary>
-    private const double CommonShare = 0.2;
+    /// <summary>Matching rows (summed document frequencies) the FTS5 query may touch: bounds search time on big indexes.</summary>
+    private const int MatchBudget = 5000;
 
     public static QueryPlan Build(string question, Vocabulary vocab)
     {
@@ -70,21 +70,50 @@ internal sealed record QueryPlan(IReadOnlyList<Concept> Concepts, IReadOnlyList<
         // Codes are matched as words too: "M104" in running text is also the word "m104".
         var words = concepts.SelectMany(c => c.Alternatives.SelectMany(a => a)).Distinct()
             .Where(t => vocab.DocumentFrequency(t) > 0).ToList();
-        var selective = words.Where(t => vocab.DocumentFrequency(t) <= vocab.ChunkCount * CommonShare).ToList();
-        var matchWords = selective.Count > 0 ? selective : words;
+        // The rarest words first, until their posting lists together reach the budget: FTS5 scores every row that
+        // matches, so common words would cost the most while saying the least. Coverage still counts them all.
+        var matchWords = new List<string>();
+        long rows = 0;
+        foreach (var w in words.OrderBy(vocab.DocumentFrequency))
+        {
+            var df = vocab.DocumentFrequency(w);
+            if (matchWords.Count > 0 && rows + df > MatchBudget)
+            {
+                break;
+            }
+
+            matchWords.Add(w);
+            rows += df;
+        }
+
         var matchCodes = concepts.Where(c => c.IsCode).Select(c => c.Alternatives[0][0]).Where(c => vocab.DocumentFrequency(c) > 0).ToList();
+        var match = Expression(matchWords, matchCodes, " OR ");
+
+        // Even the rarest word is common: ask first for passages holding the two rarest words together.
+        string? narrow = null;
+        if (rows > MatchBudget && words.Count >= 2)
+        {
+            narrow = Expression(words.OrderBy(vocab.DocumentFrequency).Take(2).ToList(), [], " AND ");
+        }
+
+        return new QueryPlan(concepts, terms, match, narrow);
+    }
+
+    private static string? Expression(List<string> words, List<string> codes, string join)
+    {
         var parts = new List<string>();
-        if (matchWords.Count > 0)
+        if (words.Count > 0)
         {
-            parts.Add("{title headings body} : (" + string.Join(" OR ", matchWords.Select(Quote)) + ")");
+            parts.Add("{title headings body} : (" + string.Join(join, words.Select(Quote)) + ")");
         }
 
-        if (matchCodes.Count > 0)
+        if (codes.Count > 0)
         {
-            parts.Add("codes : (" + string.Join(" OR ", matchCodes.Select(Quote)) + ")");
+            parts.Add("codes : (" + string.Join(" OR ", codes.Select(Quote)) + ")");
         }
 
-        return new QueryPlan(concepts, terms, parts.Count == 0 ? null : string.Join(" OR ", parts));
+        return parts.Count == 0 ? null : string.Join(" OR ", parts);
+
     }
 
     /// <summary>An FTS5 string literal: inside double quotes every character is text; a quote is doubled.</summary>

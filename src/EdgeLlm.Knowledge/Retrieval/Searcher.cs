@@ -28,32 +28,11 @@ internal static class Searcher
         }
 
         var total = plan.Concepts.Sum(c => c.Weight);
-        var candidates = new List<(Passage Passage, double Bm25, double Coverage, double HeadingCoverage, double Pairs, double Title)>();
         var pairs = Pairs(plan.Terms);
-        using var cmd = db.CreateCommand();
-        cmd.CommandText = $"""
-            SELECT c.id, c.document_id, d.file_name, d.title, d.path, c.heading, c.page, c.text, m.rank
-            FROM (SELECT rowid, rank FROM chunk_index WHERE chunk_index MATCH $q ORDER BY rank LIMIT {Candidates}) m
-            JOIN chunks c ON c.id = m.rowid JOIN documents d ON d.id = c.document_id
-            """;
-        cmd.Parameters.AddWithValue("$q", plan.Match);
-        using (var r = cmd.ExecuteReader())
+        var candidates = plan.NarrowMatch is null ? [] : Fetch(db, plan, plan.NarrowMatch, total, pairs);
+        if (candidates.Count < k)
         {
-            while (r.Read())
-            {
-                var headings = KnowledgeBase.SplitHeadings(r.GetString(5));
-                var text = r.GetString(7);
-                var passage = new Passage(r.GetInt64(1), r.GetString(2), r.GetString(3), r.GetString(4), headings,
-                    r.IsDBNull(6) ? null : r.GetInt32(6), 0, text);
-                var terms = TextAnalyzer.Terms(passage.Title + "\n" + string.Join('\n', headings) + "\n" + text);
-                var all = new HashSet<string>(terms, StringComparer.Ordinal);
-                all.UnionWith(TextAnalyzer.Codes(passage.Title + "\n" + string.Join('\n', headings) + "\n" + text));
-                var pairShare = pairs.Count == 0 ? 0 : (double)Pairs(terms).Count(pairs.Contains) / pairs.Count;
-                // An introduction (no heading below the title) gets half the heading credit: a section named after
-                // the question answers it more often than the overview of the whole document.
-                var heading = Coverage(plan, TermSet(headings.Length > 0 ? headings[^1] : passage.Title), total) * (headings.Length > 1 ? 1 : 0.5);
-                candidates.Add((passage, -r.GetDouble(8), Coverage(plan, all, total), heading, pairShare, Coverage(plan, TermSet(passage.Title), total)));
-            }
+            candidates = Fetch(db, plan, plan.Match, total, pairs);
         }
 
         if (candidates.Count == 0)
@@ -69,6 +48,35 @@ internal static class Searcher
             .ToList();
         var confidence = Math.Round(candidates.Max(c => c.Coverage), 4);
         return new SearchResults(ranked, confidence >= floor) { Confidence = confidence };
+    }
+
+    private static List<Candidate> Fetch(SqliteConnection db, QueryPlan plan, string match, double total, HashSet<(string, string)> pairs)
+    {
+        var candidates = new List<Candidate>();
+        using var cmd = db.CreateCommand();
+        cmd.CommandText = $"""
+            SELECT c.id, c.document_id, d.file_name, d.title, d.path, c.heading, c.page, c.text, m.rank, c.terms, c.codes
+            FROM (SELECT rowid, rank FROM chunk_index WHERE chunk_index MATCH $q ORDER BY rank LIMIT {Candidates}) m
+            JOIN chunks c ON c.id = m.rowid JOIN documents d ON d.id = c.document_id
+            """;
+        cmd.Parameters.AddWithValue("$q", match);
+        using var r = cmd.ExecuteReader();
+        while (r.Read())
+        {
+            var headings = KnowledgeBase.SplitHeadings(r.GetString(5));
+            var passage = new Passage(r.GetInt64(1), r.GetString(2), r.GetString(3), r.GetString(4), headings,
+                r.IsDBNull(6) ? null : r.GetInt32(6), 0, r.GetString(7));
+            var terms = r.GetString(9).Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            var all = new HashSet<string>(terms, StringComparer.Ordinal);
+            all.UnionWith(r.GetString(10).Split(' ', StringSplitOptions.RemoveEmptyEntries));
+            var pairShare = pairs.Count == 0 ? 0 : (double)Pairs(terms).Count(pairs.Contains) / pairs.Count;
+            // An introduction (no heading below the title) gets half the heading credit: a section named after
+            // the question answers it more often than the overview of the whole document.
+            var heading = Coverage(plan, TermSet(headings.Length > 0 ? headings[^1] : passage.Title), total) * (headings.Length > 1 ? 1 : 0.5);
+            candidates.Add(new Candidate(passage, -r.GetDouble(8), Coverage(plan, all, total), heading, pairShare, Coverage(plan, TermSet(passage.Title), total)));
+        }
+
+        return candidates;
     }
 
     private static HashSet<string> TermSet(string text)
@@ -91,4 +99,6 @@ internal static class Searcher
 
     private static double Coverage(QueryPlan plan, HashSet<string> present, double total) => total <= 0 ? 0
         : plan.Concepts.Where(c => c.Alternatives.Any(a => a.All(present.Contains))).Sum(c => c.Weight) / total;
+
+    private sealed record Candidate(Passage Passage, double Bm25, double Coverage, double HeadingCoverage, double Pairs, double Title);
 }
