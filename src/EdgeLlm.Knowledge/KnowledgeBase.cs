@@ -239,18 +239,18 @@ public sealed class KnowledgeBase : IDisposable
         return _vocabulary;
     }
 
-    /// <summary>The text of every chunk (for the benchmark's generated corpus and questions).</summary>
-    internal List<string> SampleTexts()
+    /// <summary>The text of every chunk with its document id (for the benchmark's generated corpus and questions).</summary>
+    internal List<(long DocumentId, string Text)> SampleTexts()
     {
         lock (_gate)
         {
             using var cmd = _db.CreateCommand();
-            cmd.CommandText = "SELECT text FROM chunks ORDER BY id";
+            cmd.CommandText = "SELECT document_id, text FROM chunks ORDER BY id";
             using var r = cmd.ExecuteReader();
-            var texts = new List<string>();
+            var texts = new List<(long, string)>();
             while (r.Read())
             {
-                texts.Add(r.GetString(0));
+                texts.Add((r.GetInt64(0), r.GetString(1)));
             }
 
             return texts;

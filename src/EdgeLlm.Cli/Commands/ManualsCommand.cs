@@ -168,15 +168,16 @@ internal static class ManualsCommand
         var sizes = new Option<int[]>("--chunks") { Description = "Index sizes (chunks) to measure search latency at.", DefaultValueFactory = _ => [1000, 100_000], AllowMultipleArgumentsPerToken = true };
         var queries = new Option<int>("--queries") { Description = "Searches timed per index size.", DefaultValueFactory = _ => 500 };
         var work = new Option<string?>("--work-dir") { Description = "Where the benchmark databases go (default: a temporary folder, removed after)." };
+        var uniform = new Option<bool>("--uniform") { Description = "Generate a corpus without topics (every word anywhere): the worst case." };
         var json = CommonOptions.Json();
-        var cmd = new Command("bench", "Benchmark ingestion of a folder and search latency at several index sizes.") { corpus, sizes, queries, work, json };
+        var cmd = new Command("bench", "Benchmark ingestion of a folder and search latency at several index sizes.") { corpus, sizes, queries, work, uniform, json };
         cmd.SetAction((parse, ct) => CliOutput.RunAsync(parse.GetValue(json), async () =>
         {
             var dir = parse.GetValue(work) ?? Path.Combine(Path.GetTempPath(), "edgellm-manuals-bench-" + Environment.ProcessId.ToString(CultureInfo.InvariantCulture));
             try
             {
                 var result = await KnowledgeBenchmark.RunAsync(parse.GetValue(corpus)!, dir, parse.GetValue(sizes)!, parse.GetValue(queries),
-                    line => Console.Error.WriteLine(line), ct).ConfigureAwait(false);
+                    parse.GetValue(uniform), line => Console.Error.WriteLine(line), ct).ConfigureAwait(false);
                 if (parse.GetValue(json))
                 {
                     CliOutput.WriteJson(result);

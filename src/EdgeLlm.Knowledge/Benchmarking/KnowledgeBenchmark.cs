@@ -13,15 +13,17 @@ internal sealed record KnowledgeBenchmarkResult(int Documents, int Chunks, doubl
 
 /// <summary>
 /// `edgellm manuals bench`: ingests a real folder of manuals (timed), then builds indexes of the requested sizes from
-/// generated Markdown whose words are drawn from that folder (so term frequencies look like real manuals, with part
-/// numbers mixed in) and times searches made of words drawn from real passages.
+/// generated Markdown whose words are drawn from that folder, with part numbers mixed in, and times searches made of
+/// words drawn from real passages. A <em>topical</em> corpus (the default) draws each generated manual's words mostly
+/// from one real document, as a shelf of manuals on different subjects looks; a <em>uniform</em> one draws every word
+/// from the whole folder, so every common word is everywhere: the worst case for an inverted index.
 /// </summary>
 internal static class KnowledgeBenchmark
 {
     private const int SectionsPerFile = 100;
 
     public static async Task<KnowledgeBenchmarkResult> RunAsync(string corpus, string workDir, IReadOnlyList<int> sizes, int queries,
-        Action<string> log, CancellationToken cancellationToken)
+        bool uniform, Action<string> log, CancellationToken cancellationToken)
     {
         if (!Directory.Exists(corpus))
         {
@@ -37,14 +39,16 @@ internal static class KnowledgeBenchmark
         var seconds = clock.Elapsed.TotalSeconds;
         var chunks = ingested.Sum(r => r.Chunks);
         log($"ingested {corpus}: {chunks} chunks in {seconds:F2} s");
-        var texts = real.SampleTexts();
-        var words = texts.SelectMany(t => t.Split((char[])[' ', '\n', '\t'], StringSplitOptions.RemoveEmptyEntries)).Where(w => w.Length < 30).ToArray();
+        var sample = real.SampleTexts();
+        var texts = sample.Select(s => s.Text).ToList();
+        var all = Words(texts);
+        var topics = sample.GroupBy(s => s.DocumentId).Select(g => Words(g.Select(s => s.Text))).Where(w => w.Length > 50).ToArray();
         var random = new Random(17);
         var searches = new List<SearchLatency> { Measure(real, chunks, texts, queries, random) };
         foreach (var size in sizes)
         {
             var dir = Path.Combine(workDir, "generated-" + size.ToString(CultureInfo.InvariantCulture));
-            Generate(dir, size, words, random);
+            Generate(dir, size, all, uniform ? [all] : topics, random);
             var db = Path.Combine(workDir, $"generated-{size}.db");
             File.Delete(db);
             using var kb = KnowledgeBase.Open(db);
@@ -86,7 +90,11 @@ internal static class KnowledgeBenchmark
         return "how do I " + string.Join(' ', Enumerable.Range(0, n).Select(_ => words[random.Next(words.Length)]));
     }
 
-    private static void Generate(string dir, int chunks, string[] words, Random random)
+    private static string[] Words(IEnumerable<string> texts) =>
+        texts.SelectMany(t => t.Split((char[])[' ', '\n', '\t'], StringSplitOptions.RemoveEmptyEntries)).Where(w => w.Length < 30).ToArray();
+
+    /// <summary>Manuals of <see cref="SectionsPerFile"/> sections; four words in five come from the file's topic.</summary>
+    private static void Generate(string dir, int chunks, string[] all, string[][] topics, Random random)
     {
         if (Directory.Exists(dir))
         {
@@ -97,14 +105,16 @@ internal static class KnowledgeBenchmark
         var sb = new StringBuilder();
         for (var file = 0; file * SectionsPerFile < chunks; file++)
         {
+            var topic = topics[file % topics.Length];
+            string Word() => random.Next(5) == 0 ? all[random.Next(all.Length)] : topic[random.Next(topic.Length)];
             sb.Clear().Append(CultureInfo.InvariantCulture, $"# Service manual {file}\n\n");
             for (var s = 0; s < SectionsPerFile && file * SectionsPerFile + s < chunks; s++)
             {
-                sb.Append("## ").AppendJoin(' ', Enumerable.Range(0, 3).Select(_ => words[random.Next(words.Length)])).Append("\n\n");
+                sb.Append("## ").AppendJoin(' ', Enumerable.Range(0, 3).Select(_ => Word())).Append("\n\n");
                 var length = random.Next(60, 140);
                 for (var w = 0; w < length; w++)
                 {
-                    sb.Append(w % 37 == 36 ? $"TMC{random.Next(1000, 9999)}" : words[random.Next(words.Length)]).Append(w % 20 == 19 ? ".\n" : " ");
+                    sb.Append(w % 37 == 36 ? $"TMC{random.Next(1000, 9999)}" : Word()).Append(w % 20 == 19 ? ".\n" : " ");
                 }
 
                 sb.Append("\n\n");

@@ -12,7 +12,7 @@ internal sealed record Concept(IReadOnlyList<string[]> Alternatives, double Weig
 /// A question turned into concepts and an FTS5 expression built only from analyzed terms, each quoted, so that no
 /// character of the question (quotes, <c>NEAR</c>, <c>*</c>, <c>-</c>, parentheses, AND/OR/NOT) reaches FTS5's syntax.
 /// </summary>
-internal sealed record QueryPlan(IReadOnlyList<Concept> Concepts, IReadOnlyList<string> Terms, string? Match, string? NarrowMatch = null)
+internal sealed record QueryPlan(IReadOnlyList<Concept> Concepts, IReadOnlyList<string> Terms, string? Match, IReadOnlyList<string>? NarrowMatches = null)
 {
     /// <summary>Matching rows (summed document frequencies) the FTS5 query may touch: bounds search time on big indexes.</summary>
     private const int MatchBudget = 5000;
@@ -89,11 +89,17 @@ internal sealed record QueryPlan(IReadOnlyList<Concept> Concepts, IReadOnlyList<
         var matchCodes = concepts.Where(c => c.IsCode).Select(c => c.Alternatives[0][0]).Where(c => vocab.DocumentFrequency(c) > 0).ToList();
         var match = Expression(matchWords, matchCodes, " OR ");
 
-        // Even the rarest word is common: ask first for passages holding the two rarest words together.
-        string? narrow = null;
-        if (rows > MatchBudget && words.Count >= 2)
+        // Even the rarest word is common, so the full query would score a large share of the index. Narrower
+        // queries come first: the rarest words in a title or heading, then the two rarest words together.
+        var narrow = new List<string>();
+        if (rows > MatchBudget)
         {
-            narrow = Expression(words.OrderBy(vocab.DocumentFrequency).Take(2).ToList(), [], " AND ");
+            var rarest = words.OrderBy(vocab.DocumentFrequency).ToList();
+            narrow.Add("{title headings} : (" + string.Join(" OR ", rarest.Take(3).Select(Quote)) + ")");
+            if (rarest.Count >= 2)
+            {
+                narrow.Add(Expression(rarest.Take(2).ToList(), [], " AND ")!);
+            }
         }
 
         return new QueryPlan(concepts, terms, match, narrow);

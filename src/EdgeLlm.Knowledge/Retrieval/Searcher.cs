@@ -29,10 +29,14 @@ internal static class Searcher
 
         var total = plan.Concepts.Sum(c => c.Weight);
         var pairs = Pairs(plan.Terms);
-        var candidates = plan.NarrowMatch is null ? [] : Fetch(db, plan, plan.NarrowMatch, total, pairs);
-        if (candidates.Count < k)
+        var candidates = new List<Candidate>();
+        foreach (var match in (plan.NarrowMatches ?? []).Append(plan.Match))
         {
-            candidates = Fetch(db, plan, plan.Match, total, pairs);
+            candidates = Fetch(db, plan, match, total, pairs);
+            if (candidates.Count >= k)
+            {
+                break;
+            }
         }
 
         if (candidates.Count == 0)
