@@ -15,7 +15,7 @@ internal sealed record Concept(IReadOnlyList<string[]> Alternatives, double Weig
 internal sealed record QueryPlan(IReadOnlyList<Concept> Concepts, IReadOnlyList<string> Terms, string? Match, IReadOnlyList<string>? NarrowMatches = null)
 {
     /// <summary>Matching rows (summed document frequencies) the FTS5 query may touch: bounds search time on big indexes.</summary>
-    private const int MatchBudget = 5000;
+    private const int MatchBudget = 2000;
 
     public static QueryPlan Build(string question, Vocabulary vocab)
     {
@@ -90,7 +90,8 @@ internal sealed record QueryPlan(IReadOnlyList<Concept> Concepts, IReadOnlyList<
         var match = Expression(matchWords, matchCodes, " OR ");
 
         // Even the rarest word is common, so the full query would score a large share of the index. Narrower
-        // queries come first: the rarest words in a title or heading, then the two rarest words together.
+        // queries come first (unranked, see Searcher): the rarest words in a title or heading, then the two rarest
+        // words together; the full query only if they find fewer passages than asked for.
         var narrow = new List<string>();
         if (rows > MatchBudget)
         {

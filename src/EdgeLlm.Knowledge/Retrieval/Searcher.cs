@@ -30,9 +30,11 @@ internal static class Searcher
         var total = plan.Concepts.Sum(c => c.Weight);
         var pairs = Pairs(plan.Terms);
         var candidates = new List<Candidate>();
-        foreach (var match in (plan.NarrowMatches ?? []).Append(plan.Match))
+        // Narrow queries are not ranked by FTS5 (that would score every match, the cost they exist to avoid): their
+        // first matches are re-scored here like any candidate.
+        foreach (var (match, rankByBm25) in (plan.NarrowMatches ?? []).Select(m => (m, false)).Append((plan.Match, true)))
         {
-            candidates = Fetch(db, plan, match, total, pairs);
+            candidates = Fetch(db, plan, match, rankByBm25, total, pairs);
             if (candidates.Count >= k)
             {
                 break;
@@ -54,13 +56,13 @@ internal static class Searcher
         return new SearchResults(ranked, confidence >= floor) { Confidence = confidence };
     }
 
-    private static List<Candidate> Fetch(SqliteConnection db, QueryPlan plan, string match, double total, HashSet<(string, string)> pairs)
+    private static List<Candidate> Fetch(SqliteConnection db, QueryPlan plan, string match, bool ranked, double total, HashSet<(string, string)> pairs)
     {
         var candidates = new List<Candidate>();
         using var cmd = db.CreateCommand();
         cmd.CommandText = $"""
             SELECT c.id, c.document_id, d.file_name, d.title, d.path, c.heading, c.page, c.text, m.rank, c.terms, c.codes
-            FROM (SELECT rowid, rank FROM chunk_index WHERE chunk_index MATCH $q ORDER BY rank LIMIT {Candidates}) m
+            FROM (SELECT rowid, {(ranked ? "rank" : "0.0 AS rank")} FROM chunk_index WHERE chunk_index MATCH $q {(ranked ? "ORDER BY rank" : "")} LIMIT {Candidates}) m
             JOIN chunks c ON c.id = m.rowid JOIN documents d ON d.id = c.document_id
             """;
         cmd.Parameters.AddWithValue("$q", match);
