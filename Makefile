@@ -22,10 +22,13 @@ run: build
 	@[ -f $(RUN_DIR)/models/tiny-qwen2/genai_config.json ] || $(DEVICE) model synth --family qwen2 --shape tiny --quant int4 --seed 1 --out $(RUN_DIR)/models/tiny-qwen2
 	$(DEVICE) chat --model $(RUN_DIR)/models/tiny-qwen2
 
-## bench: the runtime benchmark of docs/benchmarks.md on a synthesized Qwen2.5-0.5B int4 model
+## bench: the runtime benchmark of docs/benchmarks.md on a synthesized Qwen2.5-0.5B int4 model: the builder's graph and the
+## pruned one (last-position logits), prompts of 128 and 512 tokens, prefix-cache hit vs miss, bare Run loop, spinning on/off
+BENCH_RUNS ?= 5
 bench: build
 	@[ -f $(RUN_DIR)/models/qwen2.5-0.5b-int4/genai_config.json ] || $(DEVICE) model synth --family qwen2 --shape qwen2.5-0.5b --quant int4 --seed 1 --out $(RUN_DIR)/models/qwen2.5-0.5b-int4
-	$(DEVICE) bench --model $(RUN_DIR)/models/qwen2.5-0.5b-int4 --prompt-tokens 512 --gen-tokens 128 --threads 2 --json
+	$(DEVICE) bench --model $(RUN_DIR)/models/qwen2.5-0.5b-int4 --suite --prompt-tokens 128 512 --gen-tokens 128 --threads 2 --runs $(BENCH_RUNS) --json > $(RUN_DIR)/bench-suite.json
+	@cat $(RUN_DIR)/bench-suite.json
 
 ## eval-manuals: retrieval quality on the Klipper manuals (../shared/data/manuals/klipper): recall@1/@5, MRR vs a keyword baseline
 eval-manuals:

@@ -24,6 +24,7 @@ internal static class CliApp
         root.Add(ChatCommand.Build());
         root.Add(BenchCommand.Build());
         root.Add(ManualsCommand.Build());
+        root.Add(SensorsCommand.Build());
         return root;
     }
 }

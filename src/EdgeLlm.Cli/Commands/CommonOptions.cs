@@ -9,7 +9,7 @@ internal static class CommonOptions
 
     public static Option<string> Model() => new("--model", "-m") { Description = "Model folder (genai_config.json, tokenizer.json, model.onnx).", Required = true };
 
-    public static Option<int> Threads() => new("--threads") { Description = "Intra-op threads for ONNX Runtime (0 = one per core).", DefaultValueFactory = _ => 0 };
+    public static Option<int> Threads() => new("--threads") { Description = "Intra-op threads for ONNX Runtime (0 = one per physical core).", DefaultValueFactory = _ => 0 };
 
     public static Option<string> Provider() => new("--provider")
     {

@@ -4,6 +4,22 @@ using EdgeLlm.Runtime.Generation;
 
 namespace EdgeLlm.Runtime.Benchmarks;
 
+/// <summary>The median of repeated measurements with their smallest and largest value.</summary>
+internal sealed record Figure(double Median, double Min, double Max)
+{
+    public static Figure Of(IEnumerable<double> values)
+    {
+        var sorted = values.Order().ToArray();
+        if (sorted.Length == 0)
+        {
+            throw new ArgumentException("No measurements.", nameof(values));
+        }
+
+        var median = sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[(sorted.Length / 2) - 1] + sorted[sorted.Length / 2]) / 2;
+        return new Figure(median, sorted[0], sorted[^1]);
+    }
+}
+
 /// <summary>What one benchmark measured; the figures of docs/benchmarks.md.</summary>
 internal sealed record BenchmarkResult
 {
@@ -23,7 +39,19 @@ internal sealed record BenchmarkResult
     /// <summary>From the start of the request to the first generated token (median over runs).</summary>
     public required double TimeToFirstTokenMs { get; init; }
 
-    /// <summary>Largest resident set of the process so far (VmHWM).</summary>
+    /// <summary>Prefill tokens per second: median, min and max over runs.</summary>
+    public required Figure Prefill { get; init; }
+
+    /// <summary>Decode tokens per second: median, min and max over runs.</summary>
+    public required Figure Decode { get; init; }
+
+    /// <summary>Time to first token in milliseconds: median, min and max over runs.</summary>
+    public required Figure FirstToken { get; init; }
+
+    /// <summary>Whether the session computes logits for the last position only (the rewritten, pruned graph).</summary>
+    public required bool LastPositionLogitsOnly { get; init; }
+
+    /// <summary>Largest resident set of the process so far (VmHWM; reset before the runs where Linux allows it).</summary>
     public required long PeakRssBytes { get; init; }
 
     /// <summary>Managed bytes allocated by the whole process per decoded token (median over runs).</summary>
@@ -70,10 +98,13 @@ internal static class RuntimeBenchmark
 
         // Warm-up: JIT, ONNX Runtime's arenas and the OS page cache of the weights.
         await MeasureOnceAsync(model, generator, prompt[..Math.Min(16, prompt.Length)], options with { MaxNewTokens = 4 }, cancellationToken).ConfigureAwait(false);
+        ResetPeakResident();
 
         var samples = new List<Sample>();
         for (var i = 0; i < runs; i++)
         {
+            // Every run prefills the whole prompt: the same prompt again would otherwise come from the prefix cache.
+            model.PrefixCache.Clear();
             samples.Add(await MeasureOnceAsync(model, generator, prompt, options, cancellationToken).ConfigureAwait(false));
         }
 
@@ -84,13 +115,17 @@ internal static class RuntimeBenchmark
         {
             Model = model.Folder,
             Provider = model.ActiveProvider.Name,
-            Threads = model.Options.IntraOpNumThreads ?? Environment.ProcessorCount,
+            Threads = model.Options.IntraOpNumThreads ?? model.Config.Decoder.SessionOptions.IntraOpNumThreads ?? CpuTopology.PhysicalCores,
             PromptTokens = promptTokens,
             GeneratedTokens = generatedTokens,
             Runs = runs,
             PrefillTokensPerSecond = Median(samples, s => promptTokens / s.PrefillSeconds),
             DecodeTokensPerSecond = Median(samples, s => (generatedTokens - 1) / s.DecodeSeconds),
             TimeToFirstTokenMs = Median(samples, s => s.PrefillSeconds * 1000),
+            Prefill = Figure.Of(samples.Select(s => promptTokens / s.PrefillSeconds)),
+            Decode = Figure.Of(samples.Select(s => (generatedTokens - 1) / s.DecodeSeconds)),
+            FirstToken = Figure.Of(samples.Select(s => s.PrefillSeconds * 1000)),
+            LastPositionLogitsOnly = model.Signature.LastPositionLogitsOnly,
             PeakRssBytes = PeakResidentBytes(),
             AllocatedBytesPerToken = Median(samples, s => (double)s.DecodeAllocatedBytes / (generatedTokens - 1)),
             DecodeTimeOutsideRunShare = Median(samples, s => Math.Max(0, s.DecodeSeconds - s.DecodeRunSeconds) / s.DecodeSeconds),
@@ -125,10 +160,24 @@ internal static class RuntimeBenchmark
         return ids;
     }
 
-    private static async Task<Sample> MeasureOnceAsync(OnnxModel model, Generator generator, int[] prompt, GenerationOptions options, CancellationToken cancellationToken)
+    /// <summary>Resets VmHWM to the current resident set (Linux 4.0+), so the next peak is this measurement's own.</summary>
+    internal static void ResetPeakResident()
+    {
+        try
+        {
+            File.WriteAllText("/proc/self/clear_refs", "5");
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // Not Linux, or not allowed: the peak stays the process's peak so far, which is an upper bound.
+        }
+    }
+
+    internal static async Task<Sample> MeasureOnceAsync(OnnxModel model, Generator generator, int[] prompt, GenerationOptions options, CancellationToken cancellationToken)
     {
         var start = Stopwatch.GetTimestamp();
         long firstToken = 0, allocatedAtFirst = 0, produced = 0;
+        var cachedPromptTokens = 0;
         var runTimeAtFirst = TimeSpan.Zero;
         await foreach (var token in generator.GenerateAsync(prompt, options, cancellationToken).ConfigureAwait(false))
         {
@@ -140,6 +189,7 @@ internal static class RuntimeBenchmark
             if (++produced == 1)
             {
                 firstToken = Stopwatch.GetTimestamp();
+                cachedPromptTokens = token.CachedPromptTokens;
                 runTimeAtFirst = model.RunTime;
                 allocatedAtFirst = GC.GetTotalAllocatedBytes(precise: true);
             }
@@ -150,18 +200,15 @@ internal static class RuntimeBenchmark
             Stopwatch.GetElapsedTime(start, firstToken).TotalSeconds,
             Stopwatch.GetElapsedTime(firstToken, end).TotalSeconds,
             (model.RunTime - runTimeAtFirst).TotalSeconds,
-            GC.GetTotalAllocatedBytes(precise: true) - allocatedAtFirst);
+            GC.GetTotalAllocatedBytes(precise: true) - allocatedAtFirst,
+            cachedPromptTokens);
     }
 
-    private static double Median(List<Sample> samples, Func<Sample, double> pick)
-    {
-        var values = samples.Select(pick).Order().ToArray();
-        return values.Length % 2 == 1 ? values[values.Length / 2] : (values[(values.Length / 2) - 1] + values[values.Length / 2]) / 2;
-    }
+    private static double Median(List<Sample> samples, Func<Sample, double> pick) => Figure.Of(samples.Select(pick)).Median;
 
-    private static long WeightBytes(string folder) =>
+    internal static long WeightBytes(string folder) =>
         Directory.EnumerateFiles(folder).Where(f => f.EndsWith(".onnx", StringComparison.Ordinal) || f.EndsWith(".onnx.data", StringComparison.Ordinal) || f.EndsWith(".onnx_data", StringComparison.Ordinal))
-            .Sum(f => new FileInfo(f).Length);
+            .Sum(f => ((File.ResolveLinkTarget(f, returnFinalTarget: true) as FileInfo) ?? new FileInfo(f)).Length);
 
     /// <summary>VmHWM from /proc/self/status (Linux); the working set's peak elsewhere.</summary>
     internal static long PeakResidentBytes()
@@ -183,5 +230,5 @@ internal static class RuntimeBenchmark
         return self.PeakWorkingSet64;
     }
 
-    private readonly record struct Sample(double PrefillSeconds, double DecodeSeconds, double DecodeRunSeconds, long DecodeAllocatedBytes);
+    internal readonly record struct Sample(double PrefillSeconds, double DecodeSeconds, double DecodeRunSeconds, long DecodeAllocatedBytes, int CachedPromptTokens);
 }

@@ -36,6 +36,9 @@ internal sealed record TextCompletion
     public required int PromptTokens { get; init; }
     public required int CompletionTokens { get; init; }
 
+    /// <summary>Prompt tokens whose key/value state came from the prefix cache instead of being run (part of <see cref="PromptTokens"/>).</summary>
+    public int CachedPromptTokens { get; init; }
+
     /// <summary>From the request entering the model (after any queue wait) to the first generated token.</summary>
     public required double TimeToFirstTokenMs { get; init; }
 
@@ -71,6 +74,7 @@ internal static class TextGeneration
         var text = new System.Text.StringBuilder();
         var ids = new List<int>();
         long firstToken = 0;
+        var cachedPromptTokens = 0;
         var finish = FinishReason.Length;
 
         // Stop strings are found on text, which the generator does not see: StopWhen lets the matcher end the run.
@@ -82,6 +86,7 @@ internal static class TextGeneration
                 if (firstToken == 0)
                 {
                     firstToken = time.GetTimestamp();
+                    cachedPromptTokens = token.CachedPromptTokens;
                 }
 
                 ids.Add(token.Id);
@@ -122,6 +127,7 @@ internal static class TextGeneration
             FinishReason = finish,
             PromptTokens = request.PromptIds.Length,
             CompletionTokens = ids.Count,
+            CachedPromptTokens = cachedPromptTokens,
             QueueMs = time.GetElapsedTime(start, admitted).TotalMilliseconds,
             TimeToFirstTokenMs = firstToken == 0 ? 0 : time.GetElapsedTime(admitted, firstToken).TotalMilliseconds,
             TokensPerSecond = ids.Count > 1 && decodeSeconds > 0 ? (ids.Count - 1) / decodeSeconds : 0,

@@ -96,4 +96,10 @@ public readonly record struct GeneratedToken(int Id, float? LogProbability, Fini
 
     /// <summary>False only for the final item of a cancelled generation.</summary>
     public bool HasToken => Id >= 0;
+
+    /// <summary>
+    /// On the first token: how many prompt tokens were not run because their key/value state came from the prefix
+    /// cache (<see cref="RuntimeOptions.PrefixCacheBytes"/>). 0 on every other item.
+    /// </summary>
+    public int CachedPromptTokens { get; init; }
 }

@@ -115,6 +115,30 @@ internal sealed unsafe class GenerationSequence : IDisposable
         return tokens.Length == 1 ? Decode(tokens[0]) : Extend(tokens);
     }
 
+    /// <summary>Starts the sequence with the first <see cref="PrefixHit.Tokens"/> positions of a cached prompt's state instead of running them.</summary>
+    public void LoadPrefix(PrefixHit hit)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (Length != 0)
+        {
+            throw new InvalidOperationException($"A cached prefix can only start a sequence; this one already holds {Length} tokens.");
+        }
+
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(hit.Tokens, Math.Min(MaxLength, hit.Entry.Length));
+        _cache.Import(hit.Entry.Tensors, hit.Entry.Length, hit.Tokens);
+        Length = hit.Tokens;
+    }
+
+    /// <summary>Bytes <see cref="ExportState"/> returns for the tokens in the cache now.</summary>
+    public long StateBytes => _cache.StateBytes(Length);
+
+    /// <summary>A copy of the cache's state for the <see cref="Length"/> tokens so far (see <see cref="PrefixEntry.Tensors"/>).</summary>
+    public byte[][] ExportState()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        return _cache.Export(Length);
+    }
+
     private ReadOnlySpan<float> Decode(int token)
     {
         _decodeInput[0] = token;
@@ -163,7 +187,11 @@ internal sealed unsafe class GenerationSequence : IDisposable
         _decodeBound = false;
         using var idsValue = OrtValue.CreateTensorValueFromMemory(ids, [1, n]);
         using var positionsValue = positions is null ? null : OrtValue.CreateTensorValueFromMemory(positions, [1, n]);
-        using var logits = OrtValue.CreateAllocatedTensorValue(OrtAllocator.DefaultInstance, _signature.LogitsType, [1, n, _vocab]);
+
+        // A graph with last-position logits ([1, 1, vocab] whatever the run's length) writes into the decode buffer.
+        var rows = _signature.LastPositionLogitsOnly ? 1 : n;
+        using var ownLogits = rows == 1 ? null : OrtValue.CreateAllocatedTensorValue(OrtAllocator.DefaultInstance, _signature.LogitsType, [1, rows, _vocab]);
+        var logits = ownLogits ?? _decodeLogits;
         _binding.BindInput(_signature.InputIds, idsValue);
         if (positionsValue is not null)
         {
@@ -176,7 +204,7 @@ internal sealed unsafe class GenerationSequence : IDisposable
         Run();
         Length += n;
 
-        var last = (long)(n - 1) * _vocab;
+        var last = (long)(rows - 1) * _vocab;
         if (_signature.LogitsType == TensorElementType.Float)
         {
             logits.GetTensorDataAsSpan<float>().Slice((int)last, _vocab).CopyTo(_lastLogits);

@@ -41,6 +41,7 @@ internal sealed class Generator(OnnxModel model)
         sampler.Observe(plan.Prompt);
 
         var last = -1;
+        var cachedPromptTokens = 0;
         for (var produced = 0; ; produced++)
         {
             if (cancellationToken.IsCancellationRequested)
@@ -49,7 +50,7 @@ internal sealed class Generator(OnnxModel model)
                 yield break;
             }
 
-            if (!TryStep(sequence, sampler, plan, produced, last, out var token, out var logProbability))
+            if (!TryStep(sequence, sampler, plan, adapter, produced, last, ref cachedPromptTokens, out var token, out var logProbability))
             {
                 yield return GeneratedToken.Cancelled;
                 yield break;
@@ -58,7 +59,7 @@ internal sealed class Generator(OnnxModel model)
             FinishReason? finish = plan.IsStop(token) ? FinishReason.Stop
                 : produced + 1 >= plan.MaxNewTokens ? FinishReason.Length
                 : null;
-            yield return new GeneratedToken(token, logProbability, finish);
+            yield return new GeneratedToken(token, logProbability, finish) { CachedPromptTokens = produced == 0 ? cachedPromptTokens : 0 };
             if (finish is not null)
             {
                 yield break;
@@ -70,12 +71,13 @@ internal sealed class Generator(OnnxModel model)
     }
 
     /// <summary>Feeds the prompt (step 0) or the last token and picks the next one; false when cancelled.</summary>
-    private bool TryStep(GenerationSequence sequence, TokenSampler sampler, GenerationPlan plan, int step, int last, out int token, out float? logProbability)
+    private bool TryStep(GenerationSequence sequence, TokenSampler sampler, GenerationPlan plan, Adapters.LoadedAdapter? adapter, int step, int last,
+        ref int cachedPromptTokens, out int token, out float? logProbability)
     {
         ReadOnlySpan<float> logits;
         try
         {
-            logits = step == 0 ? Prefill(sequence, plan.Prompt) : sequence.Append(new ReadOnlySpan<int>(in last));
+            logits = step == 0 ? Prefill(sequence, plan.Prompt, adapter, out cachedPromptTokens) : sequence.Append(new ReadOnlySpan<int>(in last));
         }
         catch (OperationCanceledException)
         {
@@ -90,18 +92,36 @@ internal sealed class Generator(OnnxModel model)
         return true;
     }
 
-    private ReadOnlySpan<float> Prefill(GenerationSequence sequence, int[] prompt)
+    /// <summary>
+    /// Runs the prompt, after the longest prefix the model's <see cref="PrefixCache"/> holds, in chunks of
+    /// <see cref="RuntimeOptions.PrefillChunkTokens"/>; then caches the prompt's state for the next requests.
+    /// </summary>
+    private ReadOnlySpan<float> Prefill(GenerationSequence sequence, int[] prompt, Adapters.LoadedAdapter? adapter, out int cachedTokens)
     {
-        var chunk = _model.Options.PrefillChunkTokens;
-        if (chunk <= 0 || chunk >= prompt.Length)
+        var cache = _model.PrefixCache;
+        cachedTokens = 0;
+        if (cache.Find(prompt, adapter) is { } hit)
         {
-            return sequence.Append(prompt);
+            sequence.LoadPrefix(hit);
+            cachedTokens = hit.Tokens;
+        }
+
+        var chunk = _model.Options.PrefillChunkTokens;
+        if (chunk <= 0)
+        {
+            chunk = prompt.Length;
         }
 
         ReadOnlySpan<float> logits = default;
-        for (var offset = 0; offset < prompt.Length; offset += chunk)
+        for (var offset = cachedTokens; offset < prompt.Length; offset += chunk)
         {
             logits = sequence.Append(prompt.AsSpan(offset, Math.Min(chunk, prompt.Length - offset)));
+        }
+
+        // Copying the state out costs a few milliseconds per request, never anything per token.
+        if (cache.ShouldAdd(prompt, adapter, sequence.StateBytes))
+        {
+            cache.Add(new PrefixEntry(prompt, adapter, sequence.ExportState()));
         }
 
         return logits;

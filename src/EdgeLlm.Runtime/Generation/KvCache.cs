@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Microsoft.ML.OnnxRuntime;
 
@@ -127,6 +128,57 @@ internal sealed unsafe class KvCache : IDisposable
                 _views[(2 * tensor) + 1] = presentView;
             }
         }
+    }
+
+    /// <summary>Bytes of the cache state of <paramref name="length"/> tokens, over all tensors.</summary>
+    public long StateBytes(int length) => _shape[1] * length * _shape[3] * _signature.KvElementSize * (long)_signature.PastKeys.Length * 2;
+
+    /// <summary>Copies the state of the first <paramref name="length"/> positions out, one gap-free [kv_heads, length, head_size] array per tensor.</summary>
+    public byte[][] Export(int length)
+    {
+        var tensors = new byte[_signature.PastKeys.Length * 2][];
+        var row = (int)(_shape[3] * _signature.KvElementSize);
+        for (var t = 0; t < tensors.Length; t++)
+        {
+            var target = GC.AllocateUninitializedArray<byte>((int)(_shape[1] * length * row));
+            var (source, stride) = Current(t, length);
+            for (var h = 0; h < _shape[1]; h++)
+            {
+                new ReadOnlySpan<byte>((byte*)source + (h * stride), length * row).CopyTo(target.AsSpan(h * length * row));
+            }
+
+            tensors[t] = target;
+        }
+
+        return tensors;
+    }
+
+    /// <summary>Fills the first <paramref name="length"/> positions from a state of <paramref name="stateLength"/> positions made by <see cref="Export"/>; the cache must be empty.</summary>
+    public void Import(byte[][] state, int stateLength, int length)
+    {
+        var row = (int)(_shape[3] * _signature.KvElementSize);
+        for (var t = 0; t < state.Length; t++)
+        {
+            var (target, stride) = Current(t, length);
+            for (var h = 0; h < _shape[1]; h++)
+            {
+                state[t].AsSpan(h * stateLength * row, length * row).CopyTo(new Span<byte>((byte*)target + (h * stride), length * row));
+            }
+        }
+    }
+
+    /// <summary>Where tensor <paramref name="t"/>'s state of <paramref name="length"/> positions lives, and the bytes from one head to the next.</summary>
+    private (nint Data, long HeadStride) Current(int t, int length)
+    {
+        var row = _shape[3] * _signature.KvElementSize;
+        if (_shared)
+        {
+            var data = (nint)Unsafe.AsPointer(ref MemoryMarshal.GetReference(_sharedValues[t].GetTensorMutableRawData()));
+            return (data, _shape[2] * row);
+        }
+
+        // Growing mode: after a run the front buffer is the next past, laid out gap-free for the current length.
+        return (_buffers[(2 * t) + _front], length * row);
     }
 
     private OrtValue View(nint buffer, int length)

@@ -10,8 +10,9 @@ namespace EdgeLlm.Runtime.Generation;
 /// </summary>
 internal sealed class ModelSignature
 {
-    private ModelSignature(DecoderConfig decoder, string? positionIds, TensorElementType kvType, TensorElementType logitsType)
+    private ModelSignature(DecoderConfig decoder, string? positionIds, TensorElementType kvType, TensorElementType logitsType, bool lastPositionLogitsOnly)
     {
+        LastPositionLogitsOnly = lastPositionLogitsOnly;
         InputIds = decoder.InputIdsName;
         AttentionMask = decoder.AttentionMaskName;
         PositionIds = positionIds;
@@ -46,6 +47,9 @@ internal sealed class ModelSignature
     public string[] PresentValues { get; }
     public TensorElementType KvType { get; }
     public TensorElementType LogitsType { get; }
+
+    /// <summary>True when the logits output is [batch, 1, vocab] for any input length (the last position only).</summary>
+    public bool LastPositionLogitsOnly { get; }
 
     public int KvElementSize => KvType == TensorElementType.Float ? 4 : 2;
 
@@ -115,7 +119,8 @@ internal sealed class ModelSignature
             }
         }
 
-        return new ModelSignature(decoder, positionIds, kvType!.Value, logits.ElementDataType);
+        var lastOnly = logits.Dimensions.Length == 3 && logits.Dimensions[1] == 1;
+        return new ModelSignature(decoder, positionIds, kvType!.Value, logits.ElementDataType, lastOnly);
     }
 
     private static NodeMetadata Require(IReadOnlyDictionary<string, NodeMetadata> nodes, string name, string field, string kind, string configPath, string modelPath)

@@ -31,6 +31,7 @@ internal sealed class OnnxModel : IDisposable
         ActiveProvider = provider;
         Signature = signature;
         Adapters = AdapterSet.Open(session, folder, Path.Combine(folder, config.Decoder.FileName));
+        PrefixCache = new PrefixCache(options.PrefixCacheBytes, options.PrefixCacheMinTokens);
     }
 
     public string Folder { get; }
@@ -43,6 +44,12 @@ internal sealed class OnnxModel : IDisposable
     public ActiveProvider ActiveProvider { get; }
 
     internal ModelSignature Signature { get; }
+
+    /// <summary>Whether the session runs the last-position-logits rewrite, and why (or why not).</summary>
+    internal PreparedGraph Graph { get; private init; } = new(null, "", Written: false);
+
+    /// <summary>The prompt prefixes whose key/value state this model keeps (<see cref="RuntimeOptions.PrefixCacheBytes"/>).</summary>
+    internal PrefixCache PrefixCache { get; }
 
     /// <summary>The LoRA adapters loaded on this model; those in the model folder's <c>adapters/</c> are loaded with it.</summary>
     public AdapterSet Adapters { get; }
@@ -78,13 +85,28 @@ internal sealed class OnnxModel : IDisposable
         }
 
         var plan = ExecutionProviderSelector.Plan(options.ProviderPolicy, options.ExecutionProviderLibraries.AsReadOnly(), config.Decoder.SessionOptions, logger);
-        var reasons = new List<string>(plan.Reasons);
-        var (session, sessionOptions, provider) = CreateSession(modelPath, config, options, plan, reasons, logger);
+        var graph = options.LastPositionLogitsOnly
+            ? LastLogitsGraph.Prepare(modelPath, config.Decoder.LogitsName, options.GraphCacheDirectory, logger)
+            : new PreparedGraph(null, "RuntimeOptions.LastPositionLogitsOnly is off", Written: false);
+        InferenceSession session;
+        SessionOptions sessionOptions;
+        ActiveProvider provider;
+        try
+        {
+            (session, sessionOptions, provider) = CreateSession(modelPath, graph.RewrittenPath, config, options, plan, new List<string>(plan.Reasons), logger);
+        }
+        catch (ModelFolderException ex) when (graph.RewrittenPath is not null)
+        {
+            LastLogitsGraph.LoadFailed(logger, graph.RewrittenPath, ex.Message);
+            graph = new PreparedGraph(null, $"ONNX Runtime could not load the rewritten graph: {ex.Message}", Written: false);
+            (session, sessionOptions, provider) = CreateSession(modelPath, null, config, options, plan, new List<string>(plan.Reasons), logger);
+        }
+
         try
         {
             var signature = ModelSignature.Read(session, config, configPath, modelPath);
             ProviderLog.Active(logger, provider.Name, provider.Device);
-            return new OnnxModel(folder, config, options, session, sessionOptions, provider, signature);
+            return new OnnxModel(folder, config, options, session, sessionOptions, provider, signature) { Graph = graph };
         }
         catch
         {
@@ -120,15 +142,31 @@ internal sealed class OnnxModel : IDisposable
     }
 
     private static (InferenceSession, SessionOptions, ActiveProvider) CreateSession(
-        string modelPath, GenAiConfig config, RuntimeOptions options, ProviderPlan plan, List<string> reasons, ILogger logger)
+        string modelPath, string? rewrittenPath, GenAiConfig config, RuntimeOptions options, ProviderPlan plan, List<string> reasons, ILogger logger)
     {
+        var rewritten = rewrittenPath is null ? null : File.ReadAllBytes(rewrittenPath);
+        InferenceSession Open(SessionOptions so)
+        {
+            if (rewritten is null)
+            {
+                return new InferenceSession(modelPath, so);
+            }
+
+            // The rewrite lives in a cache folder but its external data paths are relative to the model's folder. ONNX
+            // Runtime requires the data to resolve inside that folder after following links, so a model file linked
+            // from elsewhere (a folder of symlinks) names the folder it really lives in.
+            var real = File.ResolveLinkTarget(modelPath, returnFinalTarget: true)?.FullName ?? Path.GetFullPath(modelPath);
+            so.AddSessionConfigEntry("session.model_external_initializers_file_folder_path", Path.GetDirectoryName(real)!);
+            return new InferenceSession(rewritten, so);
+        }
+
         foreach (var candidate in plan.Candidates)
         {
             var so = CreateSessionOptions(config, options);
             try
             {
                 candidate.AppendTo(so);
-                var session = new InferenceSession(modelPath, so);
+                var session = Open(so);
                 return (session, so, new ActiveProvider(candidate.Name, candidate.Device, reasons));
             }
             catch (OnnxRuntimeException ex)
@@ -148,7 +186,7 @@ internal sealed class OnnxModel : IDisposable
         var cpuOptions = CreateSessionOptions(config, options);
         try
         {
-            var session = new InferenceSession(modelPath, cpuOptions);
+            var session = Open(cpuOptions);
             return (session, cpuOptions, new ActiveProvider(ActiveProvider.CpuProviderName, ProviderDevice.Cpu, reasons));
         }
         catch (OnnxRuntimeException ex)
@@ -171,10 +209,15 @@ internal sealed class OnnxModel : IDisposable
                 GraphOptimization.Extended => GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
                 _ => GraphOptimizationLevel.ORT_ENABLE_ALL,
             },
-            IntraOpNumThreads = options.IntraOpNumThreads ?? session.IntraOpNumThreads ?? 0,
+            IntraOpNumThreads = options.IntraOpNumThreads ?? session.IntraOpNumThreads ?? CpuTopology.PhysicalCores,
             InterOpNumThreads = session.InterOpNumThreads ?? 0,
             LogId = session.LogId ?? "edgellm",
         };
+        if (options.AllowSpinning is { } spinning)
+        {
+            so.AddSessionConfigEntry("session.intra_op.allow_spinning", spinning ? "1" : "0");
+        }
+
         return so;
     }
 }

@@ -8,7 +8,7 @@ public sealed class RuntimeOptions
 {
     /// <summary>
     /// Threads ONNX Runtime uses inside one operator. Default null: genai_config.json's
-    /// <c>intra_op_num_threads</c> if set, else ONNX Runtime's default (one per physical core).
+    /// <c>intra_op_num_threads</c> if set, else one per physical core (ONNX Runtime's own default is half the hardware threads).
     /// </summary>
     [Range(1, 1024)]
     public int? IntraOpNumThreads { get; set; }
@@ -29,6 +29,39 @@ public sealed class RuntimeOptions
     /// machine 128-token chunks were also slightly faster than one run (docs/benchmarks.md).
     /// </summary>
     public int PrefillChunkTokens { get; set; } = 128;
+
+    /// <summary>
+    /// Compute logits for the last prompt position only. Default true: when the graph computes logits for every
+    /// position (the model builder's default), a rewritten graph that keeps only the last position is written once,
+    /// cached next to the model (<c>.edgellm/</c>, keyed by the model file's hash) and loaded instead; a graph without
+    /// the pattern is loaded as it is. Set false for callers that need every position's logits (scoring a text).
+    /// </summary>
+    public bool LastPositionLogitsOnly { get; set; } = true;
+
+    /// <summary>
+    /// Where rewritten graphs are cached when the model folder is read-only (e.g. the service's data directory).
+    /// Default null: the model folder's <c>.edgellm/</c>, then the system temp folder.
+    /// </summary>
+    public string? GraphCacheDirectory { get; set; }
+
+    /// <summary>
+    /// Whether ONNX Runtime's intra-op threads spin while waiting for work (<c>session.intra_op.allow_spinning</c>).
+    /// Spinning answers the next operator sooner but keeps the cores busy between runs. Default null: ONNX Runtime's
+    /// default (spinning on).
+    /// </summary>
+    public bool? AllowSpinning { get; set; }
+
+    /// <summary>
+    /// Memory for the key/value state of recent prompts, so that a prompt starting with a cached one (the system
+    /// prompt, the same manual passages) prefills only the rest. Least recently used prompts are dropped first.
+    /// Default 64 MiB (about 2,600 tokens of Qwen2.5-0.5B); 0 turns prefix caching off.
+    /// </summary>
+    [Range(0, long.MaxValue)]
+    public long PrefixCacheBytes { get; set; } = 64L * 1024 * 1024;
+
+    /// <summary>Shortest shared prefix, in tokens, worth reusing from the prefix cache. Default 32.</summary>
+    [Range(1, int.MaxValue)]
+    public int PrefixCacheMinTokens { get; set; } = 32;
 }
 
 /// <summary>ONNX Runtime graph optimization levels.</summary>

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using EdgeLlm.Runtime.Tokenization;
 
 namespace EdgeLlm.Runtime.Synthesis;
 
@@ -42,28 +43,14 @@ internal static class TokenizerSynthesizer
         WriteTokenizerConfig(Path.Combine(folder, ConfigFile), family, specials, contextLength);
     }
 
-    /// <summary>GPT-2's reversible byte-to-character map: printable bytes map to themselves, the rest to U+0100 onwards.</summary>
-    public static char[] ByteToChar()
-    {
-        var map = new char[256];
-        var next = 256;
-        for (var b = 0; b < 256; b++)
-        {
-            var printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
-            map[b] = printable ? (char)b : (char)next++;
-        }
-
-        return map;
-    }
-
     internal static (List<string> Tokens, List<string> Merges) BuildVocabulary(int count)
     {
-        var bytes = ByteToChar();
         var tokens = new List<string>(count);
         var merges = new List<string>(Math.Max(0, count - 256));
         var known = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var c in bytes)
+        for (var b = 0; b < 256; b++)
         {
+            var c = ByteLevelAlphabet.Encode((byte)b);
             tokens.Add(c.ToString());
             known.Add(c.ToString());
         }
@@ -77,8 +64,8 @@ internal static class TokenizerSynthesizer
             }
         }
 
-        var space = bytes[' '].ToString();
-        var newline = bytes['\n'].ToString();
+        var space = ByteLevelAlphabet.Encode((byte)' ').ToString();
+        var newline = ByteLevelAlphabet.Encode((byte)'\n').ToString();
         Merge(space, space);
         Merge(newline, newline);
         Merge(space + space, space + space);

@@ -17,7 +17,11 @@ public sealed class TinyModelFixture : IDisposable
     private readonly ConcurrentDictionary<string, Lazy<OnnxModel>> _models = new(StringComparer.Ordinal);
     private int _copies;
 
-    internal static RuntimeOptions OneThread => new() { IntraOpNumThreads = 1, ProviderPolicy = ProviderPolicy.CpuOnly };
+    /// <summary>
+    /// One CPU thread, prefix cache off: the shared models' tests compare runs for exact equality, and a prefix-cache
+    /// hit changes the last bits of the logits (the prompt runs in different pieces). PrefixCacheTests turn it on.
+    /// </summary>
+    internal static RuntimeOptions OneThread => new() { IntraOpNumThreads = 1, ProviderPolicy = ProviderPolicy.CpuOnly, PrefixCacheBytes = 0 };
 
     /// <summary>The folder of the tiny model with weights <paramref name="quant"/> (fp32 or int4).</summary>
     public string Folder(string quant)
