@@ -150,45 +150,20 @@ internal sealed partial class Chunker(ITokenCounter counter, int maxTokens, int 
         }
     }
 
-    private IEnumerable<string> SplitProse(string text)
-    {
-        var current = new StringBuilder();
-        var tokens = 0;
-        foreach (var sentence in SentenceBreak().Split(text).SelectMany(SplitWords))
-        {
-            var t = counter.CountTokens(sentence);
-            if (current.Length > 0 && tokens + t > maxTokens)
-            {
-                yield return current.ToString();
-                current.Clear();
-                tokens = 0;
-            }
-
-            current.Append(current.Length > 0 ? " " : "").Append(sentence);
-            tokens += t;
-        }
-
-        if (current.Length > 0)
-        {
-            yield return current.ToString();
-        }
-    }
+    private IEnumerable<string> SplitProse(string text) => Pack(SentenceBreak().Split(text).SelectMany(SplitWords), 0);
 
     /// <summary>A sentence longer than the budget (a run-on list, a URL dump) is cut at word boundaries.</summary>
-    private IEnumerable<string> SplitWords(string sentence)
-    {
-        if (counter.CountTokens(sentence) <= maxTokens)
-        {
-            yield return sentence;
-            yield break;
-        }
+    private IEnumerable<string> SplitWords(string sentence) =>
+        counter.CountTokens(sentence) <= maxTokens ? [sentence] : Pack(sentence.Split(' '), 1);
 
-        var words = sentence.Split(' ');
+    /// <summary>Joins pieces with spaces into runs within the budget (<paramref name="perPiece"/> tokens added for each joint).</summary>
+    private IEnumerable<string> Pack(IEnumerable<string> pieces, int perPiece)
+    {
         var current = new StringBuilder();
         var tokens = 0;
-        foreach (var word in words)
+        foreach (var piece in pieces)
         {
-            var t = counter.CountTokens(word) + 1;
+            var t = counter.CountTokens(piece) + perPiece;
             if (current.Length > 0 && tokens + t > maxTokens)
             {
                 yield return current.ToString();
@@ -196,7 +171,7 @@ internal sealed partial class Chunker(ITokenCounter counter, int maxTokens, int 
                 tokens = 0;
             }
 
-            current.Append(current.Length > 0 ? " " : "").Append(word);
+            current.Append(current.Length > 0 ? " " : "").Append(piece);
             tokens += t;
         }
 
