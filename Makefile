@@ -5,7 +5,7 @@ RUN_DIR ?= .run
 RUN_BROKER_PORT ?= 1883
 DEVICE := out/device/edgellm
 
-.PHONY: build test test-deps run chat bench bench-mqtt clean
+.PHONY: build test test-deps run chat bench bench-mqtt eval-manuals clean
 
 ## build: publish the device executable to out/device/edgellm (framework-dependent)
 build:
@@ -44,6 +44,10 @@ bench: build
 ## bench-mqtt: MQTT overhead of the agent (ask to first chunk / answer minus the engine's own time) on the tiny model
 bench-mqtt: build
 	$(DEVICE) bench-mqtt --requests 200 --clients 8 --json
+
+## eval-manuals: retrieval quality on the Klipper manuals (../shared/data/manuals/klipper): recall@1/@5, MRR vs a keyword baseline
+eval-manuals:
+	$(DOTNET) test tests/EdgeLlm.Knowledge.Tests -c $(CONFIG) --filter "FullyQualifiedName~RetrievalEvaluation" --logger "console;verbosity=detailed" -nologo
 
 clean:
 	rm -rf out TestResults $(RUN_DIR) src/*/bin src/*/obj tests/*/bin tests/*/obj

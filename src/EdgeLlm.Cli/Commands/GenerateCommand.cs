@@ -81,6 +81,7 @@ internal static class GenerateCommand
     internal static object Usage(TextCompletion done) => new
     {
         prompt_tokens = done.PromptTokens,
+        cached_prompt_tokens = done.CachedPromptTokens,
         completion_tokens = done.CompletionTokens,
         ttft_ms = Math.Round(done.TimeToFirstTokenMs, 1),
         tokens_per_s = Math.Round(done.TokensPerSecond, 2),
