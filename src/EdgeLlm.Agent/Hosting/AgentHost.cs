@@ -1,6 +1,7 @@
 using EdgeLlm.Agent.Models;
 using EdgeLlm.Agent.Mqtt;
 using EdgeLlm.Agent.Queries;
+using EdgeLlm.Agent.Sensors;
 using EdgeLlm.Agent.Storage;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -24,6 +25,9 @@ internal sealed record AgentSwitches
     public string? Broker { get; init; }
 
     public int? BrokerPort { get; init; }
+
+    /// <summary>Root of the sysfs tree sensors are discovered under (<c>Sensors:SysfsRoot</c>).</summary>
+    public string? SysfsRoot { get; init; }
 
     /// <summary>Further settings as configuration keys (tests use it), applied last.</summary>
     public IReadOnlyDictionary<string, string?> Settings { get; init; } = new Dictionary<string, string?>();
@@ -99,6 +103,7 @@ internal static class AgentHost
         services.AddHostedService(sp => sp.GetRequiredService<AgentDatabase>());
         services.AddSingleton<ActiveModel>();
         services.AddHostedService(sp => sp.GetRequiredService<ActiveModel>());
+        builder.AddAgentSensors();
         services.AddSingleton<EmbeddedBroker>();
         services.AddHostedService(sp => sp.GetRequiredService<EmbeddedBroker>());
         services.AddSingleton<StatusBoard>();
@@ -111,6 +116,11 @@ internal static class AgentHost
             // The intake needs the dispatcher, which needs the connection: wire the handler once all three exist.
             var connection = sp.GetRequiredService<MqttConnection>();
             connection.OnMessage(sp.GetRequiredService<AskIntake>().OnMessageAsync);
+            foreach (var subscriber in sp.GetServices<IMqttSubscriber>())
+            {
+                connection.AddSubscriber(subscriber);
+            }
+
             return connection;
         });
         services.AddHostedService(sp => sp.GetRequiredService<RequestDispatcher>());
@@ -145,6 +155,11 @@ internal static class AgentHost
         if (s.Model is not null)
         {
             d["Agent:Model"] = s.Model;
+        }
+
+        if (s.SysfsRoot is not null)
+        {
+            d["Sensors:SysfsRoot"] = s.SysfsRoot;
         }
 
         if (s.BrokerPort is not null)

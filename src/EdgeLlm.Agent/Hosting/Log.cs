@@ -26,6 +26,9 @@ internal static partial class Log
     [LoggerMessage(13, LogLevel.Warning, "Broker refused subscription by {User} to {Topic}: not permitted")]
     public static partial void BrokerSubscribeRefused(ILogger logger, string user, string topic);
 
+    [LoggerMessage(29, LogLevel.Warning, "The broker refused the subscription to {Topic} ({Code}); messages there are not received")]
+    public static partial void SubscriptionRefused(ILogger logger, string topic, string code);
+
     [LoggerMessage(20, LogLevel.Information, "Connected to the MQTT broker ({Endpoint}), connection {Count}; subscribed and status published")]
     public static partial void BrokerConnected(ILogger logger, string endpoint, int count);
 

@@ -26,6 +26,7 @@ internal sealed class MqttConnection : AgentService
     private readonly IMqttClient _client;
     private readonly Signal _dropped = new();
     private Func<MqttApplicationMessageReceivedEventArgs, Task>? _handler;
+    private readonly List<IMqttSubscriber> _subscribers = [];
     private volatile bool _stopping;
 
     public MqttConnection(IOptions<BrokerOptions> broker, IOptions<AgentOptions> agent, EmbeddedBroker embedded, StatusBoard status,
@@ -39,7 +40,7 @@ internal sealed class MqttConnection : AgentService
         _logger = logger;
         _client = new MqttClientFactory().CreateMqttClient();
         _client.DisconnectedAsync += OnDisconnected;
-        _client.ApplicationMessageReceivedAsync += e => _handler?.Invoke(e) ?? Task.CompletedTask;
+        _client.ApplicationMessageReceivedAsync += OnReceivedAsync;
     }
 
     public bool IsConnected => _client.IsConnected;
@@ -52,6 +53,9 @@ internal sealed class MqttConnection : AgentService
 
     /// <summary>Sets the handler of incoming messages; it must only validate and enqueue (MQTTnet waits for it before acknowledging).</summary>
     public void OnMessage(Func<MqttApplicationMessageReceivedEventArgs, Task> handler) => _handler = handler;
+
+    /// <summary>Adds topics beyond ask and cancel (before start): subscribed on every connection, their messages handed to <paramref name="subscriber"/>.</summary>
+    public void AddSubscriber(IMqttSubscriber subscriber) => _subscribers.Add(subscriber);
 
     public override async Task StartAsync(CancellationToken cancellationToken)
     {
@@ -208,9 +212,44 @@ internal sealed class MqttConnection : AgentService
             }
         }
 
+        await SubscribeExtraAsync(timeout.Token).ConfigureAwait(false);
         await PublishAsync(StatusMessageOf(_status.Current()), timeout.Token).ConfigureAwait(false);
         Connections++;
         Log.BrokerConnected(_logger, Endpoint(o), Connections);
+    }
+
+    private async Task OnReceivedAsync(MqttApplicationMessageReceivedEventArgs e)
+    {
+        await (_handler?.Invoke(e) ?? Task.CompletedTask).ConfigureAwait(false);
+        foreach (var s in _subscribers)
+        {
+            if (s.TopicFilters.Any(f => TopicFilter.Matches(f, e.ApplicationMessage.Topic)))
+            {
+                await s.OnMessageAsync(e).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>A refused extra subscription is logged, not fatal: asks must still be served when a mapped topic is off limits.</summary>
+    private async Task SubscribeExtraAsync(CancellationToken cancellationToken)
+    {
+        var filters = _subscribers.SelectMany(s => s.TopicFilters).Distinct(StringComparer.Ordinal).ToList();
+        if (filters.Count == 0)
+        {
+            return;
+        }
+
+        var builder = new MqttClientSubscribeOptionsBuilder();
+        foreach (var f in filters)
+        {
+            builder.WithTopicFilter(f, MqttQualityOfServiceLevel.AtLeastOnce);
+        }
+
+        var subscribed = await _client.SubscribeAsync(builder.Build(), cancellationToken).ConfigureAwait(false);
+        foreach (var item in subscribed.Items.Where(i => (int)i.ResultCode > (int)MqttClientSubscribeResultCode.GrantedQoS2))
+        {
+            Log.SubscriptionRefused(_logger, item.TopicFilter.Topic, item.ResultCode.ToString());
+        }
     }
 
     private static string LoopbackOf(string bind) => bind is "0.0.0.0" ? "127.0.0.1" : bind is "::" ? "::1" : bind;

@@ -16,7 +16,8 @@ internal static class AgentCommand
         var model = new Option<string?>("--model") { Description = "Model folder, or 'none' for retrieval-only mode. Default: DATA_DIR/models/active when present." };
         var broker = new Option<string?>("--broker") { Description = "'embedded' (an MQTT broker inside the agent, the default) or mqtt://HOST:PORT / mqtts://HOST:PORT." };
         var brokerPort = new Option<int?>("--broker-port") { Description = "Port of the embedded broker (default 1883)." };
-        var cmd = new Command("agent", "Run the device agent: answers questions over MQTT (systemd notify service).") { config, dataDir, deviceId, model, broker, brokerPort };
+        var sysfsRoot = new Option<string?>("--sysfs-root") { Description = "Root of the sysfs tree sensors are discovered under (default: the config's Sensors:SysfsRoot, else /)." };
+        var cmd = new Command("agent", "Run the device agent: answers questions over MQTT (systemd notify service).") { config, dataDir, deviceId, model, broker, brokerPort, sysfsRoot };
         cmd.SetAction((parse, ct) => CliOutput.RunAsync(false, async () =>
         {
             var switches = new AgentSwitches
@@ -27,6 +28,7 @@ internal static class AgentCommand
                 Model = parse.GetValue(model),
                 Broker = parse.GetValue(broker),
                 BrokerPort = parse.GetValue(brokerPort),
+                SysfsRoot = parse.GetValue(sysfsRoot),
             };
             try
             {

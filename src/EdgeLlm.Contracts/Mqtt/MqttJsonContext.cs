@@ -20,4 +20,7 @@ namespace EdgeLlm.Contracts.Mqtt;
 [JsonSerializable(typeof(AnswerMessage))]
 [JsonSerializable(typeof(ErrorMessage))]
 [JsonSerializable(typeof(StatusMessage))]
+[JsonSerializable(typeof(AlertMessage))]
+[JsonSerializable(typeof(SensorQueryRequest))]
+[JsonSerializable(typeof(SensorReadingMessage))]
 public sealed partial class MqttJsonContext : JsonSerializerContext;

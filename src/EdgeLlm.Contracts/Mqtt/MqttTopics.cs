@@ -21,6 +21,18 @@ public static class MqttTopics
     /// <summary>Lifecycle and update events out.</summary>
     public static string Events(string deviceId) => $"{Root(deviceId)}/events";
 
+    /// <summary>Readings in for one sensor (a number, or <see cref="SensorReadingMessage"/>): <c>sensors/{sensorId}</c>.</summary>
+    public static string Sensor(string deviceId, string sensorId) => $"{Root(deviceId)}/sensors/{sensorId}";
+
+    /// <summary>The filter of every <see cref="Sensor"/> topic: <c>sensors/+</c>.</summary>
+    public static string AllSensors(string deviceId) => $"{Root(deviceId)}/sensors/+";
+
+    /// <summary>Structured sensor questions in (<see cref="SensorQueryRequest"/>), answered without a model.</summary>
+    public static string SensorQuery(string deviceId) => $"{Root(deviceId)}/sensor-query";
+
+    /// <summary>Sensor alerts out (<see cref="AlertMessage"/>).</summary>
+    public static string Alerts(string deviceId) => $"{Root(deviceId)}/alerts";
+
     /// <summary>A reply topic for a client that has none of its own (the CLI uses it).</summary>
     public static string Reply(string deviceId, string clientId) => $"{Root(deviceId)}/reply/{clientId}";
 
