@@ -170,7 +170,7 @@ internal sealed class SensorMqttIntake : IMqttSubscriber, IHostedService
         }
     }
 
-    /// <summary>The query result as <c>edgellm sensors query --json</c> writes it, led by type, id and correlation_id.</summary>
+    /// <summary>The reply: <c>{type: sensor_data, id, correlation_id?, data}</c>, data as <c>edgellm sensors query --json</c> writes it.</summary>
     internal static JsonObject Reply(SensorQueryWork work, EdgeLlm.Sensors.Storage.SensorQueryResult result)
     {
         var reply = new JsonObject { ["type"] = "sensor_data", ["id"] = work.Id };
@@ -179,11 +179,7 @@ internal sealed class SensorMqttIntake : IMqttSubscriber, IHostedService
             reply["correlation_id"] = cid;
         }
 
-        foreach (var (name, value) in JsonSerializer.SerializeToNode(result, SensorJsonContext.Default.SensorQueryResult)!.AsObject().ToList())
-        {
-            reply[name] = value?.DeepClone();
-        }
-
+        reply["data"] = JsonSerializer.SerializeToNode(result, SensorJsonContext.Default.SensorQueryResult);
         return reply;
     }
 

@@ -18,8 +18,8 @@ public sealed record SensorReadingMessage
 
 /// <summary>
 /// A structured sensor question on <c>sensor-query</c>, answered from the store without a model: the reply (to the
-/// MQTT 5 response topic, else <see cref="ReplyTo"/>) is the same JSON as <c>edgellm sensors query --json</c> with
-/// <c>type: sensor_data</c>, <c>id</c> and <c>correlation_id</c> added, or an <see cref="ErrorMessage"/>.
+/// MQTT 5 response topic, else <see cref="ReplyTo"/>) is <c>{type: sensor_data, id, correlation_id?, data}</c> with
+/// <c>data</c> the JSON of <c>edgellm sensors query --json</c>, or an <see cref="ErrorMessage"/>.
 /// </summary>
 public sealed record SensorQueryRequest
 {
