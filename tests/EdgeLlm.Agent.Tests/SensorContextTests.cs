@@ -94,4 +94,9 @@ public sealed class SensorContextTests : IAsyncLifetime
 
         Assert.True(context.IsEmpty);
     }
+
+    [Theory]
+    [InlineData("no such thing")]
+    [InlineData("vibration sensor")]
+    public void A_long_unknown_name_resolves_to_no_short_sensor(string text) => Assert.Null(Hub.Catalog.Resolve(text));
 }

@@ -71,7 +71,7 @@ public sealed class SensorAgent : IAsyncLifetime
 /// <summary>The agent's sensors over MQTT: readings in, alerts out, structured queries, and sensors in answers.</summary>
 public sealed class SensorAgentTests(SensorAgent fixture) : IClassFixture<SensorAgent>
 {
-    private static readonly DateTimeOffset Base = DateTimeOffset.UtcNow.AddMinutes(-30);
+    private static readonly DateTimeOffset Base = TimeProvider.System.GetUtcNow().AddMinutes(-30);
 
     private AgentFixture Agent => fixture.Agent;
 

@@ -51,6 +51,12 @@ public sealed class SensorCatalog
         foreach (var (term, _, sensor) in _terms)
         {
             var d = Close(wanted, term, Allowed(term));
+            if (d > Allowed(term))
+            {
+                // Close's "no match" is the term's limit + 1, which a longer text's own allowance could otherwise accept.
+                continue;
+            }
+
             if (d < bestDistance)
             {
                 (best, bestDistance, tie) = (sensor, d, false);
