@@ -197,3 +197,36 @@ public sealed class SensorAgentTests(SensorAgent fixture) : IClassFixture<Sensor
         Assert.Equal((0.0, 49.0), (reply.GetProperty("data").GetProperty("min").GetDouble(), reply.GetProperty("data").GetProperty("max").GetDouble()));
     }
 }
+
+/// <summary>The sensor topics across a broker restart.</summary>
+public sealed class SensorReconnectTests
+{
+    [Fact]
+    public async Task Sensor_subscriptions_are_restored_after_a_broker_restart()
+    {
+        await using var broker = await MosquittoBroker.StartAsync();
+        await using var agent = await AgentFixture.StartAsync(new Dictionary<string, string?>
+        {
+            ["Sensors:SysfsRoot"] = Path.GetTempPath(),
+            ["Sensors:Discover"] = "false",
+            ["Sensors:Mqtt:0:Id"] = "hall_temp",
+            ["Sensors:Mqtt:0:Topic"] = "building/+/temp",
+            ["Sensors:Mqtt:0:Unit"] = "°C",
+        }, externalBrokerPort: broker.Port);
+        await broker.KillAsync();
+        await broker.RestartAsync();
+        await using (var watcher = await TestClient.ConnectAsync(broker.Port, agent.DeviceId))
+        {
+            // The agent subscribes before it publishes its status, so a fresh ready status means the topics are back.
+            await watcher.SubscribeAsync(MqttTopics.Status(agent.DeviceId));
+            await watcher.StatusAsync(s => s.State == AgentStates.Ready);
+        }
+
+        await using var client = await SensorClient.ConnectAsync(agent);
+        await client.PublishAsync("building/hall/temp", "21.5");
+        await client.ReadingAsync("hall_temp", 22, TimeProvider.System.GetUtcNow().AddMinutes(-5));
+
+        var reply = await client.QueryUntilAsync("hall_temp", r => r.GetProperty("data").GetProperty("count").GetInt64() == 2);
+        Assert.Equal(21.5, reply.GetProperty("data").GetProperty("latest").GetProperty("value").GetDouble());
+    }
+}
