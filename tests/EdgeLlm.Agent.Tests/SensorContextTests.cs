@@ -99,4 +99,13 @@ public sealed class SensorContextTests : IAsyncLifetime
     [InlineData("no such thing")]
     [InlineData("vibration sensor")]
     public void A_long_unknown_name_resolves_to_no_short_sensor(string text) => Assert.Null(Hub.Catalog.Resolve(text));
+
+    [Fact]
+    public void The_sysfs_root_switch_sets_the_sensors_setting_and_must_be_a_directory()
+    {
+        Assert.Equal(_dir.Path, AgentHost.SwitchSettings(new AgentSwitches { SysfsRoot = _dir.Path })["Sensors:SysfsRoot"]);
+        var missing = Path.Combine(_dir.Path, "missing");
+        var ex = Assert.Throws<ArgumentException>(() => AgentHost.SwitchSettings(new AgentSwitches { SysfsRoot = missing }));
+        Assert.Contains("--sysfs-root", ex.Message, StringComparison.Ordinal);
+    }
 }

@@ -159,7 +159,7 @@ internal static class AgentHost
 
         if (s.SysfsRoot is not null)
         {
-            d["Sensors:SysfsRoot"] = s.SysfsRoot;
+            d["Sensors:SysfsRoot"] = Directory.Exists(s.SysfsRoot) ? s.SysfsRoot : throw new ArgumentException($"--sysfs-root: '{s.SysfsRoot}' is not a directory");
         }
 
         if (s.BrokerPort is not null)
