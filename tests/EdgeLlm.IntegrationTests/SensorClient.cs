@@ -56,7 +56,8 @@ internal sealed class SensorClient : IAsyncDisposable
 
     /// <summary>A reading on the device's own <c>sensors/{id}</c> topic, stamped <paramref name="ts"/>.</summary>
     public Task ReadingAsync(string sensorId, double value, DateTimeOffset ts) =>
-        PublishAsync(MqttTopics.Sensor(DeviceId, sensorId), string.Create(CultureInfo.InvariantCulture, $$"""{"value": {{value}}, "ts": "{{ts.UtcDateTime:O}}"}"""));
+        PublishAsync(MqttTopics.Sensor(DeviceId, sensorId), JsonSerializer.Serialize(
+            new SensorReadingMessage { Value = value, Ts = ts.UtcDateTime.ToString("O", CultureInfo.InvariantCulture) }, MqttJsonContext.Default.SensorReadingMessage));
 
     /// <summary>The next message on <paramref name="topic"/> (others are dropped).</summary>
     public async Task<MqttApplicationMessage> NextAsync(string topic)
