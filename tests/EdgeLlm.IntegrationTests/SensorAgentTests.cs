@@ -177,13 +177,19 @@ public sealed class SensorAgentTests(SensorAgent fixture) : IClassFixture<Sensor
         await using var sensors = await SensorClient.ConnectAsync(Agent);
         await using var client = await TestClient.ConnectAsync(Agent.Port, Agent.DeviceId);
         await client.SubscribeRepliesAsync();
+        var midway = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var stream = Task.Run(async () =>
         {
             for (var i = 0; i < Readings; i++)
             {
                 await sensors.PublishAsync("plant/flow", $$"""{"v": {{i % 50}}, "ts": "{{Base.AddMilliseconds(100_000 + i).UtcDateTime:O}}"}""");
+                if (i == Readings / 10)
+                {
+                    midway.SetResult();
+                }
             }
         });
+        await midway.Task.WaitAsync(TestModels.Patience);
 
         for (var i = 0; i < 3; i++)
         {

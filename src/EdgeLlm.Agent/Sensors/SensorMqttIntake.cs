@@ -53,11 +53,6 @@ internal sealed class SensorMqttIntake : IMqttSubscriber, IHostedService
 
     public IReadOnlyList<string> TopicFilters { get; }
 
-    /// <summary>Structured questions answered (with data or an error), for tests and the log.</summary>
-    public long Answered => Interlocked.Read(ref _answered);
-
-    private long _answered;
-
     public Task OnMessageAsync(MqttApplicationMessageReceivedEventArgs e)
     {
         var message = e.ApplicationMessage;
@@ -120,7 +115,6 @@ internal sealed class SensorMqttIntake : IMqttSubscriber, IHostedService
         SensorsAgentLog.QueryRefused(_logger, id, code, message);
         if (reply is not null)
         {
-            Interlocked.Increment(ref _answered);
             _dispatcher.Reject(reply, id, code, message);
         }
     }
@@ -161,7 +155,6 @@ internal sealed class SensorMqttIntake : IMqttSubscriber, IHostedService
             try
             {
                 await _connection.PublishAsync(builder.Build(), CancellationToken.None).ConfigureAwait(false);
-                Interlocked.Increment(ref _answered);
             }
             catch (Exception ex) when (ex is not OutOfMemoryException)
             {
