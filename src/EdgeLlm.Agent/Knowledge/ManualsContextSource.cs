@@ -87,9 +87,11 @@ internal sealed class ManualsContextSource(Manuals manuals, ActiveModel active) 
     private static string? Location(Passage p)
     {
         var parts = new List<string>(2);
-        if (p.HeadingPath.Count > 0)
+        // A Markdown manual's top heading is its title: repeating it in every label costs prompt tokens for nothing.
+        var headings = p.HeadingPath.Count > 1 && p.HeadingPath[0] == p.Title ? p.HeadingPath.Skip(1) : p.HeadingPath;
+        if (headings.Any())
         {
-            parts.Add(p.Heading);
+            parts.Add(string.Join(" > ", headings));
         }
 
         if (p.Page is { } page)
