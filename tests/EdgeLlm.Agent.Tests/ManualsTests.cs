@@ -86,6 +86,8 @@ public sealed class ManualsTests : IDisposable
             Assert.Contains("E-17 Cap chute jam", first.Location, StringComparison.Ordinal);
             Assert.StartsWith("Brightline BL-200", first.Title, StringComparison.Ordinal);
             Assert.InRange(first.Score!.Value, 0.0, 1.0);
+            Assert.All(result.Citations, c => Assert.True(c.Score >= first.Score * new ManualsOptions().MinScoreShare));
+            Assert.DoesNotContain(result.Citations, c => c.Heading![^1].StartsWith("E-40", StringComparison.Ordinal));
         }
     }
 
@@ -163,6 +165,30 @@ public sealed class ManualsTests : IDisposable
             var source = new ManualsContextSource(manuals, active);
             Assert.True((await source.GetAsync(Query("What does E-17 mean?", AskModes.Sensors), CancellationToken.None)).IsEmpty);
             Assert.Null(await new ManualsRetrievalAnswerer(active).AnswerAsync(Query("hi", AskModes.Chat), ContextContribution.Empty, CancellationToken.None));
+        }
+    }
+
+    [Fact]
+    public async Task Manuals_added_while_the_agent_runs_are_searched_with_fresh_statistics()
+    {
+        await IngestSampleAsync();
+        var (active, _, manuals, _) = await AgentAsync(withModel: false);
+        using (active)
+        using (manuals)
+        {
+            const string question = "What does the flux capacitor warning FC-88 mean?";
+            Assert.False(manuals.Search(question).Answerable);
+            var extra = Path.Combine(_dir.Path, "extra", "flux-unit.md");
+            Directory.CreateDirectory(Path.GetDirectoryName(extra)!);
+            await File.WriteAllTextAsync(extra, "# Flux unit\n\n## FC-88 Flux capacitor warning\n\nThe flux capacitor is below 1.21 GW. Recharge it before the next run.\n");
+            using (var kb = KnowledgeBase.Open(Path.Combine(_dir.Path, KnowledgeBase.FileName)))
+            {
+                await kb.IngestAsync([extra]);
+            }
+
+            var found = manuals.Search(question);
+            Assert.True(found.Answerable);
+            Assert.Equal("flux-unit.md", found.Passages[0].Document);
         }
     }
 

@@ -7,40 +7,57 @@ using Microsoft.Extensions.Options;
 namespace EdgeLlm.Agent.Knowledge;
 
 /// <summary>
-/// The device's manuals index (<c>knowledge.db</c> in the data directory), opened once on the first question and
-/// shared by every request (the knowledge base serializes its calls).
+/// The device's manuals index (<c>knowledge.db</c> in the data directory), opened on the first question and shared by
+/// every request (the knowledge base serializes its calls). When <c>edgellm manuals add|remove</c> changes the files
+/// while the agent runs, the index is reopened so its cached term statistics match the new content.
 /// </summary>
-internal sealed class Manuals : IDisposable
+internal sealed class Manuals(IOptions<AgentOptions> agent, IOptions<ManualsOptions> options, ActiveModel active) : IDisposable
 {
-    private readonly Lazy<KnowledgeBase> _kb;
-    private readonly ActiveModel _active;
+    private readonly string _path = Path.Combine(agent.Value.DataDir, KnowledgeBase.FileName);
+    private readonly Lock _gate = new();
+    private KnowledgeBase? _kb;
+    private (DateTime Db, DateTime Wal) _stamp;
 
-    public Manuals(IOptions<AgentOptions> agent, IOptions<ManualsOptions> options, ActiveModel active)
-    {
-        _active = active;
-        Options = options.Value;
-        var path = Path.Combine(agent.Value.DataDir, KnowledgeBase.FileName);
-        _kb = new Lazy<KnowledgeBase>(() => KnowledgeBase.Open(path, new KnowledgeOptions { RelevanceFloor = Options.RelevanceFloor }), LazyThreadSafetyMode.ExecutionAndPublication);
-    }
-
-    public ManualsOptions Options { get; }
+    public ManualsOptions Options { get; } = options.Value;
 
     /// <summary>
     /// Counts prompt tokens as the active model will: its own tokenizer when one is loaded (no BOS/EOS, the passages sit
     /// inside the prompt), else the knowledge base's estimate.
     /// </summary>
-    public ITokenCounter TokenCounter => _active.Model is { } model
+    public ITokenCounter TokenCounter => active.Model is { } model
         ? new DelegateTokenCounter(text => model.Tokenizer.Encode(text, addSpecialTokens: false).Length)
         : EstimatingTokenCounter.Instance;
 
     /// <summary>The <see cref="ManualsOptions.TopK"/> best passages for a question and whether they answer it.</summary>
-    public SearchResults Search(string question) => _kb.Value.Search(question, Options.TopK);
+    public SearchResults Search(string question)
+    {
+        // Searched under the lock so a reopen never disposes an index another question is still reading.
+        lock (_gate)
+        {
+            return Current().Search(question, Options.TopK);
+        }
+    }
 
     public void Dispose()
     {
-        if (_kb.IsValueCreated)
+        lock (_gate)
         {
-            _kb.Value.Dispose();
+            _kb?.Dispose();
+            _kb = null;
         }
+    }
+
+    private KnowledgeBase Current()
+    {
+        // Only other processes write (this one only reads), so a new write time on the file or its WAL means new content.
+        var stamp = (File.GetLastWriteTimeUtc(_path), File.GetLastWriteTimeUtc(_path + "-wal"));
+        if (_kb is null || stamp != _stamp)
+        {
+            _kb?.Dispose();
+            _kb = KnowledgeBase.Open(_path, new KnowledgeOptions { RelevanceFloor = Options.RelevanceFloor });
+            _stamp = (File.GetLastWriteTimeUtc(_path), File.GetLastWriteTimeUtc(_path + "-wal"));
+        }
+
+        return _kb;
     }
 }

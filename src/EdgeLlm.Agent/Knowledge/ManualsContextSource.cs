@@ -8,7 +8,7 @@ using EdgeLlm.Knowledge.Chunking;
 namespace EdgeLlm.Agent.Knowledge;
 
 /// <summary>
-/// Manual passages for questions in modes <c>auto</c> and <c>manuals</c>: the best ones, numbered [1], [2], … as the
+/// Manual passages for questions in modes <c>auto</c> and <c>manuals</c>: the best ones (within <see cref="ManualsOptions.MinScoreShare"/> of the first), numbered [1], [2], … as the
 /// answer should cite them and within the prompt budget, each with its <see cref="Citation"/>. When no passage clears
 /// the relevance floor the prompt says the manuals do not cover the question, and no citation is returned.
 /// </summary>
@@ -37,7 +37,8 @@ internal sealed class ManualsContextSource(Manuals manuals, ActiveModel active) 
             budget = Math.Min(budget, model.Model.Config.ContextLength / 2);
         }
 
-        return Task.FromResult(Build(found.Passages, manuals.TokenCounter, budget));
+        var cut = found.Passages[0].Score * manuals.Options.MinScoreShare;
+        return Task.FromResult(Build(found.Passages.Where(p => p.Score >= cut).ToList(), manuals.TokenCounter, budget));
     }
 
     /// <summary>Numbers the passages best first and keeps those that fit <paramref name="budget"/> tokens (the best one always, shortened if need be).</summary>

@@ -20,6 +20,13 @@ internal sealed class ManualsOptions
     public double RelevanceFloor { get; set; } = 0.5;
 
     /// <summary>
+    /// Passages scoring below this share (0–1) of the best passage's score are left out: they rarely help and cost
+    /// prompt tokens. Default 0.25.
+    /// </summary>
+    [Range(0.0, 1.0)]
+    public double MinScoreShare { get; set; } = 0.25;
+
+    /// <summary>
     /// Most prompt tokens the passages may take, counted with the active model's tokenizer; never more than half the
     /// model's context, so the question and the answer keep room. Default 1024.
     /// </summary>
