@@ -23,16 +23,17 @@ public sealed class ManualsTests : IDisposable
 
     public void Dispose() => _dir.Dispose();
 
-    private async Task<string> IngestSampleAsync()
+    private async Task IngestSampleAsync()
     {
         using var kb = KnowledgeBase.Open(Path.Combine(_dir.Path, KnowledgeBase.FileName));
         var results = await kb.IngestAsync([Path.Combine(TestPaths.RepoRoot, "samples", "manuals")]);
         Assert.All(results, r => Assert.NotEqual(IngestStatus.Failed, r.Status));
-        return _dir.Path;
     }
 
-    private async Task<(ActiveModel Active, QueryPipeline Pipeline, Manuals Manuals, AgentOptions Options)> AgentAsync(bool withModel, ManualsOptions? manualsOptions = null)
+    /// <summary>The sample manual ingested, then the agent's pieces on the data folder, with or without the tiny model.</summary>
+    private async Task<TestAgent> AgentAsync(bool withModel)
     {
+        await IngestSampleAsync();
         var model = AgentOptions.NoModel;
         if (withModel)
         {
@@ -43,13 +44,30 @@ public sealed class ManualsTests : IDisposable
         var options = new AgentOptions { DataDir = _dir.Path, Model = model, MaxTokens = 4, Temperature = 0 };
         var active = new ActiveModel(Options.Create(options), NullLogger<ActiveModel>.Instance);
         await active.StartingAsync(CancellationToken.None);
-        var manuals = new Manuals(Options.Create(options), Options.Create(manualsOptions ?? new ManualsOptions()), active);
+        var manuals = new Manuals(Options.Create(options), Options.Create(new ManualsOptions()), active);
         var pipeline = new QueryPipeline(active, [new ManualsContextSource(manuals, active)], Options.Create(options), TimeProvider.System, new ManualsRetrievalAnswerer(active));
-        return (active, pipeline, manuals, options);
+        return new TestAgent(active, pipeline, manuals, options);
+    }
+
+    private sealed record TestAgent(ActiveModel Active, QueryPipeline Pipeline, Manuals Manuals, AgentOptions Options) : IDisposable
+    {
+        public void Dispose()
+        {
+            Manuals.Dispose();
+            Active.Dispose();
+        }
     }
 
     private static QueryContext Query(string question, string mode = AskModes.Auto) =>
         new() { RequestId = "t", Question = question, Mode = mode, Temperature = 0 };
+
+    /// <summary>The manual context for a question and the prompt the pipeline builds from it, decoded.</summary>
+    private static async Task<(ContextContribution Context, string Prompt)> PromptAsync(TestAgent agent, QueryContext query)
+    {
+        var context = await new ManualsContextSource(agent.Manuals, agent.Active).GetAsync(query, CancellationToken.None);
+        var model = agent.Active.Model!;
+        return (context, model.Tokenizer.Decode(agent.Pipeline.BuildRequest(model, query, context).PromptIds, skipSpecialTokens: false));
+    }
 
     private static async Task<(string Text, QueryResult Result)> RunAsync(QueryPipeline pipeline, QueryContext query)
     {
@@ -68,27 +86,22 @@ public sealed class ManualsTests : IDisposable
     [Fact]
     public async Task Retrieval_only_answer_is_the_cited_passages_of_the_right_section()
     {
-        await IngestSampleAsync();
-        var (active, pipeline, manuals, _) = await AgentAsync(withModel: false);
-        using (active)
-        using (manuals)
-        {
-            var (text, result) = await RunAsync(pipeline, Query("What does E-17 mean?"));
-            Assert.Equal(text, result.Text);
-            Assert.StartsWith(ManualsRetrievalAnswerer.RetrievalOnlyLabel, text, StringComparison.Ordinal);
-            Assert.Contains("[1] " + SampleManual, text, StringComparison.Ordinal);
-            Assert.Contains("chute", text, StringComparison.Ordinal);
-            Assert.Equal("retrieval", result.FinishReason);
-            Assert.Equal(AgentOptions.NoModel, result.Model.Id);
-            var first = result.Citations[0];
-            Assert.Equal(SampleManual, first.Source);
-            Assert.Equal("E-17 Cap chute jam", first.Heading![^1]);
-            Assert.Contains("E-17 Cap chute jam", first.Location, StringComparison.Ordinal);
-            Assert.StartsWith("Brightline BL-200", first.Title, StringComparison.Ordinal);
-            Assert.InRange(first.Score!.Value, 0.0, 1.0);
-            Assert.All(result.Citations, c => Assert.True(c.Score >= first.Score * new ManualsOptions().MinScoreShare));
-            Assert.DoesNotContain(result.Citations, c => c.Heading![^1].StartsWith("E-40", StringComparison.Ordinal));
-        }
+        using var agent = await AgentAsync(withModel: false);
+        var (text, result) = await RunAsync(agent.Pipeline, Query("What does E-17 mean?"));
+        Assert.Equal(text, result.Text);
+        Assert.StartsWith(ManualsRetrievalAnswerer.RetrievalOnlyLabel, text, StringComparison.Ordinal);
+        Assert.Contains("[1] " + SampleManual, text, StringComparison.Ordinal);
+        Assert.Contains("chute", text, StringComparison.Ordinal);
+        Assert.Equal("retrieval", result.FinishReason);
+        Assert.Equal(AgentOptions.NoModel, result.Model.Id);
+        var first = result.Citations[0];
+        Assert.Equal(SampleManual, first.Source);
+        Assert.Equal("E-17 Cap chute jam", first.Heading![^1]);
+        Assert.Contains("E-17 Cap chute jam", first.Location, StringComparison.Ordinal);
+        Assert.StartsWith("Brightline BL-200", first.Title, StringComparison.Ordinal);
+        Assert.InRange(first.Score!.Value, 0.0, 1.0);
+        Assert.All(result.Citations, c => Assert.True(c.Score >= first.Score * new ManualsOptions().MinScoreShare));
+        Assert.DoesNotContain(result.Citations, c => c.Heading![^1].StartsWith("E-40", StringComparison.Ordinal));
     }
 
     [Theory]
@@ -97,99 +110,72 @@ public sealed class ManualsTests : IDisposable
     [InlineData(true, AskModes.Manuals)]
     public async Task Unanswerable_question_gets_not_in_the_manuals_without_citations(bool withModel, string mode)
     {
-        await IngestSampleAsync();
-        var (active, pipeline, manuals, _) = await AgentAsync(withModel);
-        using (active)
-        using (manuals)
-        {
-            var (text, result) = await RunAsync(pipeline, Query(Unanswerable, mode));
-            Assert.EndsWith(ManualsRetrievalAnswerer.NotCovered, text, StringComparison.Ordinal);
-            Assert.Empty(result.Citations);
-            Assert.Equal("retrieval", result.FinishReason);
-        }
+        using var agent = await AgentAsync(withModel);
+        var (text, result) = await RunAsync(agent.Pipeline, Query(Unanswerable, mode));
+        Assert.EndsWith(ManualsRetrievalAnswerer.NotCovered, text, StringComparison.Ordinal);
+        Assert.Empty(result.Citations);
+        Assert.Equal("retrieval", result.FinishReason);
     }
 
     [Fact]
     public async Task Prompt_holds_the_numbered_passages_and_the_model_answer_carries_their_citations()
     {
-        await IngestSampleAsync();
-        var (active, pipeline, manuals, options) = await AgentAsync(withModel: true);
-        using (active)
-        using (manuals)
+        using var agent = await AgentAsync(withModel: true);
+        var query = Query("What torque for 38 mm caps on glass bottles?");
+        var (context, prompt) = await PromptAsync(agent, query);
+        Assert.Contains(agent.Options.SystemPrompt, prompt, StringComparison.Ordinal);
+        Assert.Contains("[1] " + SampleManual + ", ", prompt, StringComparison.Ordinal);
+        Assert.Contains("[1] " + SampleManual + ", 6. Torque settings\nSet the capping torque", prompt, StringComparison.Ordinal);
+        Assert.Contains("| Cap | Bottle | Application torque |", prompt, StringComparison.Ordinal);
+        Assert.Equal(context.Passages.Count, context.Citations.Count);
+        for (var i = 0; i < context.Passages.Count; i++)
         {
-            var query = Query("What torque for 38 mm caps on glass bottles?");
-            var context = await new ManualsContextSource(manuals, active).GetAsync(query, CancellationToken.None);
-            var prompt = active.Model!.Tokenizer.Decode(pipeline.BuildRequest(active.Model, query, context).PromptIds, skipSpecialTokens: false);
-            Assert.Contains(options.SystemPrompt, prompt, StringComparison.Ordinal);
-            Assert.Contains("[1] " + SampleManual + ", ", prompt, StringComparison.Ordinal);
-            Assert.Contains("[1] " + SampleManual + ", 6. Torque settings\nSet the capping torque", prompt, StringComparison.Ordinal);
-            Assert.Contains("| Cap | Bottle | Application torque |", prompt, StringComparison.Ordinal);
-            Assert.Equal(context.Passages.Count, context.Citations.Count);
-            for (var i = 0; i < context.Passages.Count; i++)
-            {
-                Assert.StartsWith($"[{i + 1}] {context.Citations[i].Source}", context.Passages[i], StringComparison.Ordinal);
-            }
-
-            Assert.Equal("6. Torque settings", context.Citations[0].Heading![^1]);
-
-            var (_, result) = await RunAsync(pipeline, query);
-            Assert.NotEqual("retrieval", result.FinishReason);
-            Assert.Equal(context.Citations.Select(c => (c.Source, c.Location)), result.Citations.Select(c => (c.Source, c.Location)));
+            Assert.StartsWith($"[{i + 1}] {context.Citations[i].Source}", context.Passages[i], StringComparison.Ordinal);
         }
+
+        Assert.Equal("6. Torque settings", context.Citations[0].Heading![^1]);
+
+        var (_, result) = await RunAsync(agent.Pipeline, query);
+        Assert.NotEqual("retrieval", result.FinishReason);
+        Assert.Equal(context.Citations.Select(c => (c.Source, c.Location)), result.Citations.Select(c => (c.Source, c.Location)));
     }
 
     [Fact]
     public async Task Model_is_told_when_the_manuals_do_not_cover_the_question()
     {
-        await IngestSampleAsync();
-        var (active, pipeline, manuals, _) = await AgentAsync(withModel: true);
-        using (active)
-        using (manuals)
-        {
-            var query = Query(Unanswerable);
-            var context = await new ManualsContextSource(manuals, active).GetAsync(query, CancellationToken.None);
-            Assert.Empty(context.Citations);
-            var prompt = active.Model!.Tokenizer.Decode(pipeline.BuildRequest(active.Model, query, context).PromptIds, skipSpecialTokens: false);
-            Assert.Contains(ManualsContextSource.NotCoveredNote, prompt, StringComparison.Ordinal);
-        }
+        using var agent = await AgentAsync(withModel: true);
+        var query = Query(Unanswerable);
+        var (context, prompt) = await PromptAsync(agent, query);
+        Assert.Empty(context.Citations);
+        Assert.Contains(ManualsContextSource.NotCoveredNote, prompt, StringComparison.Ordinal);
     }
 
     [Fact]
     public async Task Sensors_and_chat_modes_get_no_manual_context()
     {
-        await IngestSampleAsync();
-        var (active, _, manuals, _) = await AgentAsync(withModel: false);
-        using (active)
-        using (manuals)
-        {
-            var source = new ManualsContextSource(manuals, active);
-            Assert.True((await source.GetAsync(Query("What does E-17 mean?", AskModes.Sensors), CancellationToken.None)).IsEmpty);
-            Assert.Null(await new ManualsRetrievalAnswerer(active).AnswerAsync(Query("hi", AskModes.Chat), ContextContribution.Empty, CancellationToken.None));
-        }
+        using var agent = await AgentAsync(withModel: false);
+        var source = new ManualsContextSource(agent.Manuals, agent.Active);
+        Assert.True((await source.GetAsync(Query("What does E-17 mean?", AskModes.Sensors), CancellationToken.None)).IsEmpty);
+        Assert.Null(await new ManualsRetrievalAnswerer(agent.Active).AnswerAsync(Query("hi", AskModes.Chat), ContextContribution.Empty, CancellationToken.None));
     }
 
     [Fact]
     public async Task Manuals_added_while_the_agent_runs_are_searched_with_fresh_statistics()
     {
-        await IngestSampleAsync();
-        var (active, _, manuals, _) = await AgentAsync(withModel: false);
-        using (active)
-        using (manuals)
+        using var agent = await AgentAsync(withModel: false);
+        const string question = "What does the flux capacitor warning FC-88 mean?";
+        Assert.False(agent.Manuals.Search(question).Answerable);
+        var extra = Path.Combine(_dir.Path, "extra", "flux-unit.md");
+        Directory.CreateDirectory(Path.GetDirectoryName(extra)!);
+        await File.WriteAllTextAsync(extra, "# Flux unit\n\n## FC-88 Flux capacitor warning\n\nThe flux capacitor is below 1.21 GW. Recharge it before the next run.\n");
+        using (var kb = KnowledgeBase.Open(Path.Combine(_dir.Path, KnowledgeBase.FileName)))
         {
-            const string question = "What does the flux capacitor warning FC-88 mean?";
-            Assert.False(manuals.Search(question).Answerable);
-            var extra = Path.Combine(_dir.Path, "extra", "flux-unit.md");
-            Directory.CreateDirectory(Path.GetDirectoryName(extra)!);
-            await File.WriteAllTextAsync(extra, "# Flux unit\n\n## FC-88 Flux capacitor warning\n\nThe flux capacitor is below 1.21 GW. Recharge it before the next run.\n");
-            using (var kb = KnowledgeBase.Open(Path.Combine(_dir.Path, KnowledgeBase.FileName)))
-            {
-                await kb.IngestAsync([extra]);
-            }
-
-            var found = manuals.Search(question);
-            Assert.True(found.Answerable);
-            Assert.Equal("flux-unit.md", found.Passages[0].Document);
+            await kb.IngestAsync([extra]);
         }
+
+        var found = agent.Manuals.Search(question);
+        Assert.True(found.Answerable);
+        Assert.Equal("flux-unit.md", found.Passages[0].Document);
     }
 
     [Fact]
