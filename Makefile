@@ -19,14 +19,24 @@ test-deps:
 	scripts/test-deps.sh
 
 ## run: the device agent on embedded defaults: an MQTT broker inside the agent on 127.0.0.1:$(RUN_BROKER_PORT), data in
-## $(RUN_DIR)/data, and a tiny SYNTHESIZED model (random weights: answers are noise) passed explicitly with --model
+## $(RUN_DIR)/data with the sample manual of samples/manuals ingested (unchanged files are a hash check). Retrieval-only by
+## default (answers are the cited manual passages); RUN_MODEL=synth adds a tiny SYNTHESIZED model (random weights: noise)
+RUN_MODEL ?= none
+SYNTH_MODEL := $(abspath $(RUN_DIR))/models/tiny-qwen2
 run: build
-	@[ -f $(RUN_DIR)/models/tiny-qwen2/genai_config.json ] || $(DEVICE) model synth --family qwen2 --shape tiny --quant int4 --seed 1 --out $(RUN_DIR)/models/tiny-qwen2
-	@echo "edgellm agent: embedded broker on 127.0.0.1:$(RUN_BROKER_PORT), data in $(RUN_DIR)/data, SYNTHESIZED model $(RUN_DIR)/models/tiny-qwen2 (its answers are noise)."
-	@echo "From a second terminal:  $(DEVICE) ask \"What does error E42 mean?\" --broker 127.0.0.1:$(RUN_BROKER_PORT)"
+ifeq ($(RUN_MODEL),synth)
+	@[ -f $(SYNTH_MODEL)/genai_config.json ] || $(DEVICE) model synth --family qwen2 --shape tiny --quant int4 --seed 1 --out $(SYNTH_MODEL)
+	$(DEVICE) manuals add samples/manuals --data-dir $(abspath $(RUN_DIR))/data --tokenizer $(SYNTH_MODEL)
+	@echo "edgellm agent: SYNTHESIZED model $(SYNTH_MODEL) (its answers are noise; the citations are real)."
+else
+	$(DEVICE) manuals add samples/manuals --data-dir $(abspath $(RUN_DIR))/data
+	@echo "edgellm agent: retrieval-only (no model; answers are the cited manual passages). RUN_MODEL=synth adds a tiny synthesized model."
+endif
+	@echo "Embedded broker on 127.0.0.1:$(RUN_BROKER_PORT), data in $(RUN_DIR)/data, sample manual: samples/manuals."
+	@echo "From a second terminal:  $(DEVICE) ask \"What does E-17 mean?\" --broker 127.0.0.1:$(RUN_BROKER_PORT)"
 	@echo "                         $(DEVICE) status --broker 127.0.0.1:$(RUN_BROKER_PORT)"
 	@echo "Ctrl+C stops the agent."
-	$(DEVICE) agent --data-dir $(abspath $(RUN_DIR))/data --model $(abspath $(RUN_DIR))/models/tiny-qwen2 --broker embedded --broker-port $(RUN_BROKER_PORT)
+	$(DEVICE) agent --data-dir $(abspath $(RUN_DIR))/data --model $(if $(filter synth,$(RUN_MODEL)),$(SYNTH_MODEL),none) --broker embedded --broker-port $(RUN_BROKER_PORT)
 
 ## chat: an interactive chat on the tiny synthesized model, without the agent
 chat: build

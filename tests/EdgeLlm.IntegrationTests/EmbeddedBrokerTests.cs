@@ -315,7 +315,8 @@ public sealed class EmbeddedBrokerTests
         Assert.Null(status.Model);
 
         await client.SubscribeRepliesAsync();
-        await client.AskAsync("r1", "Anything?");
+        // The manuals answer other modes without a model; plain chat has nothing to answer from.
+        await client.PublishAskAsync("""{"id":"r1","question":"Anything?","mode":"chat"}""");
         var error = Assert.IsType<ErrorMessage>(await client.NextReplyAsync());
         Assert.Equal(ErrorCodes.ModelUnavailable, error.Code);
     }

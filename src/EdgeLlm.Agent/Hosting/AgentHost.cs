@@ -1,3 +1,4 @@
+using EdgeLlm.Agent.Knowledge;
 using EdgeLlm.Agent.Models;
 using EdgeLlm.Agent.Mqtt;
 using EdgeLlm.Agent.Queries;
@@ -126,6 +127,7 @@ internal static class AgentHost
         services.AddHostedService(sp => sp.GetRequiredService<RequestDispatcher>());
         services.AddHostedService<StatusPublisher>();
         services.AddHostedService<SystemdNotifications>();
+        builder.AddManuals();
         return builder;
     }
 
@@ -137,6 +139,7 @@ internal static class AgentHost
     {
         _ = services.GetRequiredService<IOptions<AgentOptions>>().Value;
         _ = services.GetRequiredService<IOptions<BrokerOptions>>().Value;
+        _ = services.GetRequiredService<IOptions<ManualsOptions>>().Value;
     }
 
     internal static Dictionary<string, string?> SwitchSettings(AgentSwitches s)

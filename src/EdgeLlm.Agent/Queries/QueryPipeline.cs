@@ -36,7 +36,10 @@ internal sealed class QueryPipeline(
     {
         var start = time.GetTimestamp();
         var context = await GatherAsync(query, cancellationToken).ConfigureAwait(false);
-        if (active.Model is not { } model)
+        // A manuals-only question with no passage that clears the floor has nothing to ground a model on: the
+        // retrieval answerer says so instead of letting the model improvise.
+        var settled = active.Model is null || (query.Mode == AskModes.Manuals && context.Citations.Count == 0 && retrieval is not null);
+        if (settled || active.Model is not { } model)
         {
             var text = retrieval is null ? null : await retrieval.AnswerAsync(query, context, cancellationToken).ConfigureAwait(false);
             if (text is null)
