@@ -1,0 +1,6 @@
+namespace EdgeLlm.Fleet;
+
+internal static class Program
+{
+    public static int Main() => 0;
+}
