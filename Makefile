@@ -5,11 +5,13 @@ RUN_DIR ?= .run
 RUN_BROKER_PORT ?= 1883
 DEVICE := out/device/edgellm
 
-.PHONY: build test test-deps run chat bench bench-mqtt eval-manuals clean
+.PHONY: build test test-deps run run-fleet chat bench bench-mqtt bench-fleet eval-manuals clean
 
-## build: publish the device executable to out/device/edgellm (framework-dependent)
+## build: publish the device executable to out/device/edgellm and the fleet server to out/fleet/edgellm-fleet
+## (framework-dependent)
 build:
 	$(DOTNET) publish src/EdgeLlm.Cli/EdgeLlm.Cli.csproj -c $(CONFIG) -o out/device --self-contained false -nologo -v q
+	$(DOTNET) publish src/EdgeLlm.Fleet/EdgeLlm.Fleet.csproj -c $(CONFIG) -o out/fleet --self-contained false -nologo -v q
 
 ## test: install what the tests need (apt, npm reference data) and run every test
 test: test-deps
@@ -38,6 +40,12 @@ endif
 	@echo "Ctrl+C stops the agent."
 	$(DEVICE) agent --data-dir $(abspath $(RUN_DIR))/data --model $(if $(filter synth,$(RUN_MODEL)),$(SYNTH_MODEL),none) --broker embedded --broker-port $(RUN_BROKER_PORT)
 
+## run-fleet: the fleet server on embedded defaults (SQLite in $(RUN_DIR)/fleet, http://127.0.0.1:$(FLEET_PORT)); the first
+## start prints the admin key unless EDGELLM_FLEET_ADMIN_KEY is set
+FLEET_PORT ?= 8080
+run-fleet: build
+	out/fleet/edgellm-fleet --urls http://127.0.0.1:$(FLEET_PORT) --data-dir $(abspath $(RUN_DIR))/fleet
+
 ## chat: an interactive chat on the tiny synthesized model, without the agent
 chat: build
 	@[ -f $(RUN_DIR)/models/tiny-qwen2/genai_config.json ] || $(DEVICE) model synth --family qwen2 --shape tiny --quant int4 --seed 1 --out $(RUN_DIR)/models/tiny-qwen2
@@ -54,6 +62,10 @@ bench: build
 ## bench-mqtt: MQTT overhead of the agent (ask to first chunk / answer minus the engine's own time) on the tiny model
 bench-mqtt: build
 	$(DEVICE) bench-mqtt --requests 200 --clients 8 --json
+
+## bench-fleet: the fleet load generator against the server on a throw-away PostgreSQL cluster (docs/benchmarks.md)
+bench-fleet: build
+	scripts/bench-fleet.sh
 
 ## eval-manuals: retrieval quality on the Klipper manuals (../shared/data/manuals/klipper): recall@1/@5, MRR vs a keyword baseline
 eval-manuals:

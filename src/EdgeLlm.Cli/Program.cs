@@ -29,6 +29,8 @@ internal static class CliApp
         root.Add(BenchMqttCommand.Build());
         root.Add(ManualsCommand.Build());
         root.Add(SensorsCommand.Build());
+        root.Add(EnrollCommand.Build());
+        root.Add(Commands.Fleet.FleetCommand.Build());
         return root;
     }
 }

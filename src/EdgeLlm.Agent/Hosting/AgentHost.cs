@@ -1,3 +1,4 @@
+using EdgeLlm.Agent.Fleet;
 using EdgeLlm.Agent.Knowledge;
 using EdgeLlm.Agent.Models;
 using EdgeLlm.Agent.Mqtt;
@@ -128,6 +129,7 @@ internal static class AgentHost
         services.AddHostedService<StatusPublisher>();
         services.AddHostedService<SystemdNotifications>();
         builder.AddManuals();
+        builder.AddFleetSync();
         return builder;
     }
 
@@ -140,6 +142,7 @@ internal static class AgentHost
         _ = services.GetRequiredService<IOptions<AgentOptions>>().Value;
         _ = services.GetRequiredService<IOptions<BrokerOptions>>().Value;
         _ = services.GetRequiredService<IOptions<ManualsOptions>>().Value;
+        _ = services.GetRequiredService<IOptions<FleetOptions>>().Value;
     }
 
     internal static Dictionary<string, string?> SwitchSettings(AgentSwitches s)

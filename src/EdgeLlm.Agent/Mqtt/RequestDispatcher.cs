@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Text.Json;
 using System.Threading.Channels;
+using EdgeLlm.Agent.Fleet;
 using EdgeLlm.Agent.Hosting;
 using EdgeLlm.Agent.Queries;
 using EdgeLlm.Agent.Storage;
@@ -25,6 +26,7 @@ internal sealed class RequestDispatcher : IHostedService, IDisposable
     private readonly MqttConnection _connection;
     private readonly StatusBoard _status;
     private readonly AgentDatabase _database;
+    private readonly IRequestRecorder[] _recorders;
     private readonly TimeProvider _time;
     private readonly ILogger<RequestDispatcher> _logger;
     private readonly Channel<AskWork> _inbox;
@@ -38,8 +40,9 @@ internal sealed class RequestDispatcher : IHostedService, IDisposable
     private volatile bool _accepting = true;
 
     public RequestDispatcher(IOptions<AgentOptions> options, QueryPipeline pipeline, MqttConnection connection, StatusBoard status,
-        AgentDatabase database, EmbeddedBroker broker, TimeProvider time, ILogger<RequestDispatcher> logger)
+        AgentDatabase database, EmbeddedBroker broker, TimeProvider time, ILogger<RequestDispatcher> logger, IEnumerable<IRequestRecorder> recorders)
     {
+        _recorders = [.. recorders];
         broker.ClientDisconnected += OnClientDisconnected;
         _options = options.Value;
         _pipeline = pipeline;
@@ -106,8 +109,14 @@ internal sealed class RequestDispatcher : IHostedService, IDisposable
     }
 
     /// <summary>Queues an error reply for an ask that was refused before it was accepted.</summary>
-    public void Reject(ReplyAddress to, string id, string code, string message) =>
+    public void Reject(ReplyAddress to, string id, string code, string message)
+    {
         _rejections.Writer.TryWrite((to, new ErrorMessage { Id = id, CorrelationId = to.CorrelationId, Code = code, Message = message }));
+        foreach (var recorder in _recorders)
+        {
+            recorder.Refused(code);
+        }
+    }
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
@@ -233,8 +242,13 @@ internal sealed class RequestDispatcher : IHostedService, IDisposable
             await PublishAsync(work.Reply, final).ConfigureAwait(false);
             var outcome = final is ErrorMessage err ? err.Code : ((AnswerMessage)final).FinishReason;
             Log.RequestFinished(_logger, query.RequestId, outcome, seq, _time.GetElapsedTime(work.ReceivedAt).TotalMilliseconds);
-            _database.Log(new QueryLogEntry(_time.GetUtcNow(), query.RequestId, query.Mode, query.Question, result?.Text, outcome,
-                result?.Usage.PromptTokens ?? 0, result?.Usage.CompletionTokens ?? 0, _time.GetElapsedTime(work.ReceivedAt).TotalMilliseconds));
+            var logged = new QueryLogEntry(_time.GetUtcNow(), query.RequestId, query.Mode, query.Question, result?.Text, outcome,
+                result?.Usage.PromptTokens ?? 0, result?.Usage.CompletionTokens ?? 0, _time.GetElapsedTime(work.ReceivedAt).TotalMilliseconds);
+            _database.Log(logged);
+            foreach (var recorder in _recorders)
+            {
+                recorder.Completed(logged, final is ErrorMessage, result?.Usage.TokensPerS ?? 0);
+            }
         }
         finally
         {
