@@ -76,7 +76,18 @@ public sealed class HostileInputTests(PostgresFixture postgres)
             {
                 var request = new HttpRequestMessage(method, path) { Content = hostile.Content() };
                 request.Headers.ExpectContinue = hostile.ExpectContinue;
-                using var response = await client.SendAsync(request);
+                HttpResponseMessage response;
+                try
+                {
+                    response = await client.SendAsync(request);
+                }
+                catch (HttpRequestException ex)
+                {
+                    failures.Add($"{method} {path} [{hostile.Name}]: no response ({ex.InnerException?.Message ?? ex.Message})");
+                    continue;
+                }
+
+                using var _ = response;
                 var body = await response.Content.ReadAsStringAsync();
                 if (response.StatusCode != hostile.Expected || !IsFleetError(body, hostile.Expected == HttpStatusCode.BadRequest ? FleetErrorCodes.InvalidRequest : FleetErrorCodes.TooLarge))
                 {

@@ -342,6 +342,41 @@ public abstract class FleetStoreConformanceTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ConcurrentRequests_FromManyDevices_AllSucceed_AndEachItemIsStoredOnce()
+    {
+        const int Devices = 12;
+        await using var other = await OpenStoreAsync(_database);
+        for (var d = 0; d < Devices; d++)
+        {
+            await EnrolledDeviceAsync($"dev-{d}", $"cred-{d}");
+        }
+
+        var start = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        // Each device posts 4 overlapping batches (a retry storm) while polling and looking itself up, on two instances.
+        var work = Enumerable.Range(0, Devices).SelectMany(d => Enumerable.Range(0, 4).Select(async b =>
+        {
+            await start.Task;
+            var store = (d + b) % 2 == 0 ? Store : other;
+            var ack = await store.AppendTelemetryAsync($"dev-{d}", Items(b * 25, (b * 25) + 49), T0.AddSeconds(b), CancellationToken.None);
+            await store.TouchAsync($"dev-{d}", T0.AddSeconds(b), CancellationToken.None);
+            Assert.Equal($"dev-{d}", (await store.FindDeviceByCredentialAsync(Hash($"cred-{d}"), CancellationToken.None))?.DeviceId);
+            Assert.Equal(0, (await store.GetDesiredAsync($"dev-{d}", CancellationToken.None)).Revision);
+            return ack;
+        })).ToList();
+        start.SetResult();
+        var acks = await Task.WhenAll(work);
+
+        // Batches 0..3 cover seqs 0..124: 125 distinct of 200 sent per device.
+        Assert.Equal(Devices * 125, acks.Sum(a => a.Accepted));
+        Assert.Equal(Devices * 75, acks.Sum(a => a.Duplicates));
+        for (var d = 0; d < Devices; d++)
+        {
+            Assert.Equal((124L, 125L), await Store.TelemetryStatsAsync($"dev-{d}", CancellationToken.None));
+            Assert.Equal(T0.AddSeconds(3), await LastSeenAsync($"dev-{d}"));
+        }
+    }
+
+    [Fact]
     public async Task LastSeen_FollowsTelemetryPollsAndReports_AndNeverGoesBack()
     {
         await EnrolledDeviceAsync("dev-1", "cred-1");

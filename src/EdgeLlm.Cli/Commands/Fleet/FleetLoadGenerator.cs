@@ -136,6 +136,7 @@ internal sealed class FleetLoadGenerator(LoadgenOptions options, TimeProvider ti
         var telemetry = new RequestStats();
         long late = 0;
         long ticks = 0;
+        long skipped = 0;
         var start = Stopwatch.GetTimestamp();
         var sampling = SampleAfterWarmupAsync();
 
@@ -148,16 +149,21 @@ internal sealed class FleetLoadGenerator(LoadgenOptions options, TimeProvider ti
         async Task DeviceAsync(SimulatedDevice device)
         {
             var offset = interval * Random.Shared.NextDouble();
-            var maxTicks = (long)Math.Ceiling(end / interval) + 1;
+            // The ticks due before the stage's end: offset, offset + interval, …
+            var maxTicks = (long)Math.Ceiling((end - offset) / interval);
             for (long k = 0; k < maxTicks; k++)
             {
                 var due = offset + interval * k;
-                if (due >= end)
+
+                var now = Stopwatch.GetElapsedTime(start);
+                if (now >= end)
                 {
+                    // Behind schedule past the stage's end: what is left is counted, not sent, so a stage ends on time.
+                    Interlocked.Add(ref skipped, maxTicks - k);
                     break;
                 }
 
-                var wait = due - Stopwatch.GetElapsedTime(start);
+                var wait = due - now;
                 if (wait > TimeSpan.Zero)
                 {
                     await Task.Delay(wait, time, cancellationToken).ConfigureAwait(false);
@@ -188,11 +194,16 @@ internal sealed class FleetLoadGenerator(LoadgenOptions options, TimeProvider ti
         var poll = desired.Summary(measured);
         var batch = telemetry.Summary(measured);
         return new StageResult(count, (long)Math.Round(count * options.TimeScale), Math.Round(measured.TotalSeconds, 1), Math.Round(targetRate, 1), enroll,
-            poll, batch, ticks, late, cpu, Problem(poll, batch, targetRate, ticks, late));
+            poll, batch, ticks, late, skipped, cpu, Problem(poll, batch, targetRate, ticks, late, skipped));
     }
 
-    private string? Problem(RequestSummary poll, RequestSummary batch, double targetRate, long ticks, long late)
+    private string? Problem(RequestSummary poll, RequestSummary batch, double targetRate, long ticks, long late, long skipped)
     {
+        if (skipped > 0)
+        {
+            return $"{skipped} ticks could not start before the stage ended (the load generator or server fell behind)";
+        }
+
         foreach (var (name, s) in new[] { ("desired", poll), ("telemetry", batch) })
         {
             if (s.Errors > 0)
@@ -380,6 +391,7 @@ internal sealed record StageResult(
     RequestSummary Telemetry,
     long Ticks,
     long LateTicks,
+    long SkippedTicks,
     CpuFigures Cpu,
     string? Problem);
 
