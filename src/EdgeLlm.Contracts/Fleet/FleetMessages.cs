@@ -3,6 +3,10 @@ using System.Text.Json.Serialization;
 
 namespace EdgeLlm.Contracts.Fleet;
 
+// Properties with a default are { get; set; }, not init: System.Text.Json's source generator assigns every init-only
+// property in its object initializer (an absent one becomes null or 0), while a settable one is assigned only when the
+// JSON has it, so the default below holds for a property a client leaves out.
+
 /// <summary>Every error response body: <c>{"error": {"code", "message"}}</c>.</summary>
 public sealed record FleetError
 {
@@ -36,7 +40,7 @@ public sealed record HardwareInfo
     public string? AgentVersion { get; init; }
 
     /// <summary>Accelerators found (<c>cuda</c>, <c>npu</c>, …).</summary>
-    public IReadOnlyList<string> Accelerators { get; init; } = [];
+    public IReadOnlyList<string> Accelerators { get; set; } = [];
 }
 
 /// <summary>POST /enroll.</summary>
@@ -48,7 +52,7 @@ public sealed record EnrollRequest
     /// <summary>The device's id: 1 to 64 characters of letters, digits, '.', '_', '-'.</summary>
     public required string DeviceId { get; init; }
 
-    public HardwareInfo Hardware { get; init; } = new();
+    public HardwareInfo Hardware { get; set; } = new();
 }
 
 /// <summary>The device credential: shown once, kept by the server only as a hash.</summary>
@@ -59,7 +63,7 @@ public sealed record EnrollResponse
     public required string Credential { get; init; }
 
     /// <summary>Tags the token gave the device.</summary>
-    public IReadOnlyList<string> Tags { get; init; } = [];
+    public IReadOnlyList<string> Tags { get; set; } = [];
 }
 
 public sealed record CredentialResponse
@@ -136,7 +140,7 @@ public sealed record DesiredState
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public ArtifactRef? Model { get; init; }
 
-    public IReadOnlyList<ArtifactRef> Adapters { get; init; } = [];
+    public IReadOnlyList<ArtifactRef> Adapters { get; set; } = [];
 
     /// <summary>Configuration fragments (a JSON object of agent settings), or null.</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
@@ -151,7 +155,7 @@ public sealed record DesiredStateUpdate
 {
     public ArtifactRef? Model { get; init; }
 
-    public IReadOnlyList<ArtifactRef> Adapters { get; init; } = [];
+    public IReadOnlyList<ArtifactRef> Adapters { get; set; } = [];
 
     public JsonElement? Config { get; init; }
 
@@ -167,31 +171,31 @@ public sealed record ReportedState
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public ArtifactRef? Model { get; init; }
 
-    public IReadOnlyList<ArtifactRef> Adapters { get; init; } = [];
+    public IReadOnlyList<ArtifactRef> Adapters { get; set; } = [];
 
     public string? AgentVersion { get; init; }
 
     /// <summary><c>ok</c>, <c>degraded</c> or <c>error</c>.</summary>
-    public string Health { get; init; } = "ok";
+    public string Health { get; set; } = "ok";
 
     /// <summary>The agent's state (<c>ready</c>, <c>retrieval_only</c>, …).</summary>
     public string? State { get; init; }
 
     /// <summary>Recent errors, newest first (at most 10 are kept).</summary>
-    public IReadOnlyList<string> Errors { get; init; } = [];
+    public IReadOnlyList<string> Errors { get; set; } = [];
 }
 
 /// <summary>POST /tokens.</summary>
 public sealed record CreateTokenRequest
 {
     /// <summary>How many enrollments the token allows. Default 1.</summary>
-    public int Uses { get; init; } = 1;
+    public int Uses { get; set; } = 1;
 
     /// <summary>Lifetime in seconds. Default 86400 (one day).</summary>
-    public long ExpiresInSeconds { get; init; } = 86_400;
+    public long ExpiresInSeconds { get; set; } = 86_400;
 
     /// <summary>Tags given to devices enrolled with it.</summary>
-    public IReadOnlyList<string> Tags { get; init; } = [];
+    public IReadOnlyList<string> Tags { get; set; } = [];
 }
 
 /// <summary>An enrollment token; <see cref="Token"/> is only present in the response that created it.</summary>
@@ -206,7 +210,7 @@ public sealed record EnrollmentToken
 
     public DateTimeOffset ExpiresAt { get; init; }
 
-    public IReadOnlyList<string> Tags { get; init; } = [];
+    public IReadOnlyList<string> Tags { get; set; } = [];
 
     public DateTimeOffset CreatedAt { get; init; }
 }
@@ -235,7 +239,7 @@ public sealed record DeviceSummary
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public string? AgentVersion { get; init; }
 
-    public IReadOnlyList<string> Tags { get; init; } = [];
+    public IReadOnlyList<string> Tags { get; set; } = [];
 }
 
 /// <summary>One device in full.</summary>
@@ -243,7 +247,7 @@ public sealed record DeviceDetail
 {
     public required DeviceSummary Device { get; init; }
 
-    public HardwareInfo Hardware { get; init; } = new();
+    public HardwareInfo Hardware { get; set; } = new();
 
     public required DesiredState Desired { get; init; }
 

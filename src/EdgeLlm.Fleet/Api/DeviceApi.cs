@@ -19,7 +19,7 @@ internal sealed class DeviceApi(IFleetStore store, TimeProvider time, IOptions<F
             .WithName("Enroll").WithTags("Device")
             .WithSummary("Enroll a device with an enrollment token")
             .WithDescription("Presents an operator's enrollment token, the device id and hardware facts; returns the device credential (shown once). 401 for an unknown, used-up or expired token, 403 for a revoked device.")
-            .Accepts<EnrollRequest>("application/json")
+            .JsonBody<EnrollRequest>()
             .Produces<EnrollResponse>(StatusCodes.Status201Created)
             .ProducesErrors(400, 401, 403, 413);
 
@@ -28,7 +28,7 @@ internal sealed class DeviceApi(IFleetStore store, TimeProvider time, IOptions<F
             .WithName("PostTelemetry")
             .WithSummary("Upload a telemetry batch")
             .WithDescription("Stores metrics and events idempotently by (device, seq): repeats are acknowledged as duplicates. At most 1000 items and 1 MiB; rate limited per device (429 with Retry-After).")
-            .Accepts<TelemetryBatch>("application/json")
+            .JsonBody<TelemetryBatch>()
             .Produces<TelemetryAck>()
             .ProducesErrors(400, 401, 413, 429);
         device.MapGet(FleetRoutes.Desired, FleetResults.Handler(api.DesiredAsync))
@@ -42,7 +42,7 @@ internal sealed class DeviceApi(IFleetStore store, TimeProvider time, IOptions<F
             .WithName("PutReportedState")
             .WithSummary("Report what the device runs")
             .WithDescription("Applied revision, model, adapters, agent version, health and recent errors.")
-            .Accepts<ReportedState>("application/json")
+            .JsonBody<ReportedState>()
             .Produces(StatusCodes.Status204NoContent)
             .ProducesErrors(400, 401, 413);
         device.MapPost(FleetRoutes.RotateCredential, FleetResults.Handler(api.RotateAsync))
@@ -62,7 +62,7 @@ internal sealed class DeviceApi(IFleetStore store, TimeProvider time, IOptions<F
             return body.Error!;
         }
 
-        var request = RequestDefaults.Apply(parsed);
+        var request = parsed;
         if (Validation.Enroll(request) is { } problem)
         {
             return FleetResults.BadRequest(problem);
@@ -167,7 +167,7 @@ internal sealed class DeviceApi(IFleetStore store, TimeProvider time, IOptions<F
             return body.Error!;
         }
 
-        var reported = RequestDefaults.Apply(parsed);
+        var reported = parsed;
         if (Validation.Reported(reported) is { } problem)
         {
             return FleetResults.BadRequest(problem);

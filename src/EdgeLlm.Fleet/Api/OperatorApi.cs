@@ -21,7 +21,7 @@ internal sealed class OperatorApi(IFleetStore store, TimeProvider time, IOptions
         tokens.MapPost("", FleetResults.Handler(api.CreateTokenAsync)).RequireRole(FleetRoles.Operator)
             .WithName("CreateToken").WithSummary("Create an enrollment token")
             .WithDescription("A token for 'uses' enrollments (default 1) that expires after 'expires_in_seconds' (default one day). The token itself is only in this response.")
-            .Accepts<CreateTokenRequest>("application/json").Produces<EnrollmentToken>(StatusCodes.Status201Created).ProducesErrors(400, 413);
+            .JsonBody<CreateTokenRequest>().Produces<EnrollmentToken>(StatusCodes.Status201Created).ProducesErrors(400, 413);
         tokens.MapGet("", FleetResults.Handler(api.ListTokensAsync)).RequireRole(FleetRoles.Viewer)
             .WithName("ListTokens").WithSummary("List enrollment tokens").WithDescription("Every token with its uses left and expiry (never the token itself).")
             .Produces<IReadOnlyList<EnrollmentToken>>();
@@ -39,7 +39,7 @@ internal sealed class OperatorApi(IFleetStore store, TimeProvider time, IOptions
         devices.MapPut("/{id}/desired", (HttpContext c, string id) => api.SetDesiredAsync(c, id)).RequireRole(FleetRoles.Operator)
             .WithName("SetDesiredState").WithSummary("Set a device's desired state")
             .WithDescription("Replaces the whole desired state (model, adapters, config fragment, query-log upload); the revision goes up by one.")
-            .Accepts<DesiredStateUpdate>("application/json").Produces<DesiredState>().ProducesErrors(400, 404, 413);
+            .JsonBody<DesiredStateUpdate>().Produces<DesiredState>().ProducesErrors(400, 404, 413);
         devices.MapPost("/{id}/revoke", (HttpContext c, string id) => api.RevokeDeviceAsync(c, id)).RequireRole(FleetRoles.Operator)
             .WithName("RevokeDevice").WithSummary("Revoke a device").WithDescription("Its credential stops working at once; it cannot enroll again under the same id.")
             .Produces(StatusCodes.Status204NoContent).ProducesErrors(400, 404);
@@ -51,7 +51,7 @@ internal sealed class OperatorApi(IFleetStore store, TimeProvider time, IOptions
         var keys = ops.MapGroup("/keys").WithTags("API keys");
         keys.MapPost("", FleetResults.Handler(api.CreateKeyAsync)).RequireRole(FleetRoles.Admin)
             .WithName("CreateApiKey").WithSummary("Create an API key").WithDescription("A key with a name (the actor in the audit log) and a role; the key itself is only in this response.")
-            .Accepts<CreateApiKeyRequest>("application/json").Produces<ApiKeyInfo>(StatusCodes.Status201Created).ProducesErrors(400, 413);
+            .JsonBody<CreateApiKeyRequest>().Produces<ApiKeyInfo>(StatusCodes.Status201Created).ProducesErrors(400, 413);
         keys.MapGet("", FleetResults.Handler(api.ListKeysAsync)).RequireRole(FleetRoles.Admin)
             .WithName("ListApiKeys").WithSummary("List API keys").WithDescription("Every key's id, name, role and whether it is revoked (never the key itself).")
             .Produces<IReadOnlyList<ApiKeyInfo>>();
@@ -73,7 +73,7 @@ internal sealed class OperatorApi(IFleetStore store, TimeProvider time, IOptions
             return body.Error!;
         }
 
-        var request = RequestDefaults.Apply(parsed, body.Raw);
+        var request = parsed;
         if (Validation.Token(request) is { } problem)
         {
             return FleetResults.BadRequest(problem);
@@ -149,7 +149,7 @@ internal sealed class OperatorApi(IFleetStore store, TimeProvider time, IOptions
             return body.Error!;
         }
 
-        var update = RequestDefaults.Apply(parsed);
+        var update = parsed;
         if (Validation.Desired(update) is { } problem)
         {
             return FleetResults.BadRequest(problem);

@@ -30,6 +30,12 @@ internal static class RequestBody
             return new(null, error, []);
         }
 
+        if (!System.Text.Unicode.Utf8.IsValid(bytes))
+        {
+            // The reader skips unknown properties without checking them; refuse broken text anywhere in the body.
+            return new(null, FleetResults.BadRequest("the body is not valid UTF-8"), []);
+        }
+
         try
         {
             var value = JsonSerializer.Deserialize(bytes, type);

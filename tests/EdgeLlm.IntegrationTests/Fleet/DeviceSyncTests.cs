@@ -26,7 +26,7 @@ public sealed class DeviceSyncTests
     private static async Task<(int Exit, string Stdout, string Stderr)> EdgellmAsync(params string[] args)
     {
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, StandardOutputEncoding = Encoding.UTF8, UseShellExecute = false };
-        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "edgellm.dll"));
+        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "device", "edgellm.dll"));
         foreach (var a in args)
         {
             psi.ArgumentList.Add(a);

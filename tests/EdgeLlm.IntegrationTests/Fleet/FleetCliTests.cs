@@ -50,7 +50,7 @@ public sealed class FleetCliTests(FleetCliServer fleet) : IClassFixture<FleetCli
             StandardOutputEncoding = Encoding.UTF8,
             UseShellExecute = false,
         };
-        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "edgellm.dll"));
+        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "device", "edgellm.dll"));
         foreach (var a in args)
         {
             psi.ArgumentList.Add(a);
