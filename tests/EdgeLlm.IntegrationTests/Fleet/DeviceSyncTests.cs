@@ -10,15 +10,17 @@ using EdgeLlm.Runtime.Tests;
 
 namespace EdgeLlm.IntegrationTests.Fleet;
 
-/// <summary>The device side against the real `edgellm-fleet` (SQLite store) over loopback HTTP.</summary>
-public sealed class DeviceSyncTests
+/// <summary>The device side against the real `edgellm-fleet` over loopback HTTP (SQLite store; PostgreSQL where named).</summary>
+[Collection("postgres")]
+public sealed class DeviceSyncTests(PostgresFixture postgres)
 {
     private const string Secret = "CONFIDENTIAL-4b1d";
 
-    private static async Task<FleetServerProcess> StartServerAsync(TempDir dir) =>
+    private async Task<FleetServerProcess> StartServerAsync(TempDir dir, bool onPostgres = false) =>
         await FleetServerProcess.StartAsync(new FleetServerStart
         {
-            DataDir = Path.Combine(dir.Path, "fleet"),
+            DataDir = onPostgres ? null : Path.Combine(dir.Path, "fleet"),
+            Postgres = onPostgres ? await postgres.Cluster.CreateDatabaseAsync("sync_" + Guid.NewGuid().ToString("N")[..16], CancellationToken.None) : null,
             // Catching up is many batches at once; the rate limit has its own tests.
             ExtraArgs = ["--Fleet:TelemetryBatchesPerMinute=60000", "--Fleet:TelemetryBurst=10000"],
         }, CancellationToken.None);
@@ -107,11 +109,13 @@ public sealed class DeviceSyncTests
         Assert.False(File.Exists(Path.Combine(dir.Path, "other", "fleet.json")));
     }
 
-    [Fact]
-    public async Task A_device_offline_for_a_day_catches_up_with_nothing_lost_or_duplicated()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_device_offline_for_a_day_catches_up_with_nothing_lost_or_duplicated(bool onPostgres)
     {
         using var dir = TestPaths.NewTempDir();
-        await using var server = await StartServerAsync(dir);
+        await using var server = await StartServerAsync(dir, onPostgres);
         using var admin = new FleetAdmin(server);
         var data = Path.Combine(dir.Path, "device");
         await admin.EnrollAsync("offline-1", data);
