@@ -31,6 +31,8 @@ internal static class CliApp
         root.Add(SensorsCommand.Build());
         root.Add(EnrollCommand.Build());
         root.Add(Commands.Fleet.FleetCommand.Build());
+        root.Add(KeysCommand.Build());
+        root.Add(BundleCommand.Build());
         return root;
     }
 }
