@@ -5,6 +5,7 @@ using EdgeLlm.Agent.Mqtt;
 using EdgeLlm.Agent.Queries;
 using EdgeLlm.Agent.Sensors;
 using EdgeLlm.Agent.Storage;
+using EdgeLlm.Agent.Updates;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -103,6 +104,7 @@ internal static class AgentHost
         // Start order is registration order (stop is the reverse): storage, model, broker, connection, requests, status, systemd.
         services.AddSingleton<AgentDatabase>();
         services.AddHostedService(sp => sp.GetRequiredService<AgentDatabase>());
+        builder.AddModelUpdates();
         services.AddSingleton<ActiveModel>();
         services.AddHostedService(sp => sp.GetRequiredService<ActiveModel>());
         builder.AddAgentSensors();

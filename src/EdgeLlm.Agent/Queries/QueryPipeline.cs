@@ -38,8 +38,11 @@ internal sealed class QueryPipeline(
         var context = await GatherAsync(query, cancellationToken).ConfigureAwait(false);
         // A manuals-only question with no passage that clears the floor has nothing to ground a model on: the
         // retrieval answerer says so instead of letting the model improvise.
-        var settled = active.Model is null || (query.Mode == AskModes.Manuals && context.Citations.Count == 0 && retrieval is not null);
-        if (settled || active.Model is not { } model)
+        // One lease for the whole request: a model switch meanwhile neither changes the model this answer comes from
+        // nor disposes it before the answer is done.
+        using var lease = active.Acquire();
+        var settled = lease is null || (query.Mode == AskModes.Manuals && context.Citations.Count == 0 && retrieval is not null);
+        if (settled || lease is null)
         {
             var text = retrieval is null ? null : await retrieval.AnswerAsync(query, context, cancellationToken).ConfigureAwait(false);
             if (text is null)
@@ -54,6 +57,7 @@ internal sealed class QueryPipeline(
             yield break;
         }
 
+        var model = lease.Model;
         var request = BuildRequest(model, query, context);
         TextCompletion? done = null;
         var stream = model.StreamAsync(request, time, cancellationToken).WithCancellation(cancellationToken).ConfigureAwait(false);
@@ -104,7 +108,7 @@ internal sealed class QueryPipeline(
                 TokensPerS = Math.Round(done.TokensPerSecond, 2),
                 TotalMs = Math.Round(time.GetElapsedTime(start).TotalMilliseconds, 3),
             },
-            active.Ref!,
+            lease.Ref,
             done.FinishReason == FinishReason.Stop ? "stop" : "length"));
     }
 

@@ -1,10 +1,11 @@
 using System.CommandLine;
+using EdgeLlm.Agent.Updates;
 using EdgeLlm.Runtime.ModelFolders;
 using EdgeLlm.Runtime.Synthesis;
 
 namespace EdgeLlm.Cli.Commands;
 
-/// <summary>`edgellm model synth|info`.</summary>
+/// <summary>`edgellm model synth|info|synth-adapter`.</summary>
 internal static class ModelCommand
 {
     public static Command Build()
@@ -83,11 +84,28 @@ internal static class ModelCommand
     private static Command BuildInfo()
     {
         var modelDir = CommonOptions.Model();
+        modelDir.Required = false;
+        modelDir.Description = "Model folder to describe (family, shape, context, ids, files).";
+        var dataDir = CommonOptions.DataDir();
+        var config = CommonOptions.Config();
         var json = CommonOptions.Json();
-        var cmd = new Command("info", "Show what a model folder holds: family, shape, context, ids, files.") { modelDir, json };
+        var cmd = new Command("info", "Show what a model folder holds, or (without --model) the device's active model and the slot kept for rollback.")
+        {
+            modelDir, dataDir, config, json,
+        };
         cmd.SetAction(parse => CliOutput.Run(parse.GetValue(json), () =>
         {
-            var dir = parse.GetValue(modelDir)!;
+            var dir = parse.GetValue(modelDir);
+            if (dir is null)
+            {
+                return ShowSlots(new ModelSlots(DevicePaths.DataDir(parse, dataDir, config)), parse.GetValue(json));
+            }
+
+            if (parse.GetValue(dataDir) is not null)
+            {
+                throw new ArgumentException("--model and --data-dir: give one (a model folder, or the device whose slots to show)");
+            }
+
             var info = ModelFolderInfo.Read(dir);
             if (parse.GetValue(json))
             {
@@ -101,5 +119,30 @@ internal static class ModelCommand
             return 0;
         }));
         return cmd;
+    }
+
+    private static int ShowSlots(ModelSlots slots, bool json)
+    {
+        var report = slots.Describe();
+        if (json)
+        {
+            CliOutput.WriteJson(report);
+            return 0;
+        }
+
+        static string Line(SlotInfo? s) => s is null ? "(none)" : $"{s.Name} {s.Version} ({s.Path}{(s.Complete ? "" : ", INCOMPLETE")})";
+        Console.WriteLine($"active:   {Line(report.Active)}");
+        Console.WriteLine($"previous: {Line(report.Previous)}");
+        if (report.Pending is { } pending)
+        {
+            Console.WriteLine($"pending:  {pending.Slot} at {pending.Step}");
+        }
+
+        if (report.LastFailure is { } failure)
+        {
+            Console.WriteLine($"last failure: {failure.Slot} {failure.State}: {failure.Reason}");
+        }
+
+        return 0;
     }
 }

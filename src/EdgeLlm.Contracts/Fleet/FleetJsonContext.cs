@@ -31,4 +31,9 @@ namespace EdgeLlm.Contracts.Fleet;
 [JsonSerializable(typeof(ApiKeyInfo))]
 [JsonSerializable(typeof(IReadOnlyList<ApiKeyInfo>))]
 [JsonSerializable(typeof(IReadOnlyList<AuditEntry>))]
+[JsonSerializable(typeof(BundleInfo))]
+[JsonSerializable(typeof(IReadOnlyList<BundleInfo>))]
+[JsonSerializable(typeof(IReadOnlyList<BundleSummary>))]
+[JsonSerializable(typeof(ChannelAssignment))]
+[JsonSerializable(typeof(ChannelUpdate))]
 public sealed partial class FleetJsonContext : JsonSerializerContext;

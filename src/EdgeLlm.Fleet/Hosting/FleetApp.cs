@@ -1,6 +1,7 @@
 using EdgeLlm.Contracts.Fleet;
 using EdgeLlm.Fleet.Api;
 using EdgeLlm.Fleet.Auth;
+using EdgeLlm.Fleet.Bundles;
 using EdgeLlm.Fleet.Dashboard;
 using EdgeLlm.Fleet.Storage;
 using Microsoft.AspNetCore.Diagnostics;
@@ -74,6 +75,7 @@ internal static class FleetApp
         services.AddSingleton<DashboardEndpoints>();
         services.AddSingleton<FleetAuth.OperatorFilter>();
         services.AddSingleton<FleetAuth.DeviceFilter>();
+        builder.AddBundleRegistry();
         services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, FleetJsonContext.Default));
         services.AddOpenApi(o => o.AddDocumentTransformer((document, _, _) =>
         {
@@ -112,6 +114,7 @@ internal static class FleetApp
             .WithName("Health").WithSummary("Liveness").WithDescription("200 'ok' while the server runs (no authentication).");
         DeviceApi.Map(app);
         OperatorApi.Map(app);
+        BundleApi.Map(app);
         app.MapOpenApi();
         DashboardEndpoints.Map(app);
         return app;

@@ -74,10 +74,37 @@ internal static class FleetSchema
             detail text);
         """;
 
+    /// <summary>
+    /// The bundle registry: one row per (name, version), the artifact's SHA-256 and size computed by the server, the
+    /// verified manifest as received; a channel points a name at one of its versions.
+    /// </summary>
+    private const string Bundles = """
+        CREATE TABLE bundles (
+            name {key} NOT NULL,
+            version {key} NOT NULL,
+            kind text NOT NULL,
+            sha256 {key} NOT NULL,
+            size bigint NOT NULL,
+            key_id text NOT NULL,
+            manifest text NOT NULL,
+            uploaded_at bigint NOT NULL,
+            uploaded_by text NOT NULL,
+            PRIMARY KEY (name, version));
+        CREATE INDEX bundles_sha256 ON bundles (sha256);
+        CREATE TABLE bundle_channels (
+            name {key} NOT NULL,
+            channel {key} NOT NULL,
+            version {key} NOT NULL,
+            updated_at bigint NOT NULL,
+            updated_by text NOT NULL,
+            PRIMARY KEY (name, channel));
+        """;
+
     /// <summary>The migrations for <paramref name="dialect"/>, in version order.</summary>
     public static IReadOnlyList<Migration> For(SqlDialect dialect) =>
     [
         new(1, "initial", Render(Initial, dialect)),
+        new(2, "bundles", Render(Bundles, dialect)),
     ];
 
     private static string Render(string sql, SqlDialect dialect) =>

@@ -42,6 +42,32 @@ internal enum EnrollOutcome
 /// <summary>The result of an enrollment attempt; <see cref="Tags"/> are the token's, given to the device.</summary>
 internal sealed record EnrollResult(EnrollOutcome Outcome, IReadOnlyList<string> Tags);
 
+/// <summary>A registered bundle version as stored; <see cref="ManifestJson"/> is the verified <c>manifest.json</c> text.</summary>
+internal sealed record BundleRecord(
+    string Name,
+    string Version,
+    string Kind,
+    string Sha256,
+    long Size,
+    string KeyId,
+    string ManifestJson,
+    DateTimeOffset UploadedAt,
+    string UploadedBy);
+
+/// <summary>A channel of a bundle name pointing at one of its versions.</summary>
+internal sealed record ChannelRecord(string Name, string Channel, string Version, DateTimeOffset UpdatedAt, string UpdatedBy);
+
+internal enum BundleAddOutcome
+{
+    Added,
+
+    /// <summary>The same name and version with the same SHA-256 was registered already (a repeated upload).</summary>
+    AlreadyPresent,
+
+    /// <summary>The name and version are registered with other bytes; nothing changed.</summary>
+    Conflict,
+}
+
 /// <summary>
 /// The fleet server's storage: one small interface, two real implementations (SQLite, the embedded default; PostgreSQL,
 /// shared by several stateless server instances). Every method is safe to call concurrently. Strings are stored
@@ -123,4 +149,21 @@ internal interface IFleetStore : IAsyncDisposable
 
     /// <summary>Newest first.</summary>
     Task<IReadOnlyList<AuditEntry>> ListAuditAsync(int limit, CancellationToken cancellationToken);
+
+    /// <summary>Registers a bundle version unless its (name, version) is taken; the stored row is left as it was otherwise.</summary>
+    Task<BundleAddOutcome> AddBundleAsync(BundleRecord bundle, CancellationToken cancellationToken);
+
+    /// <summary>Every version of <paramref name="name"/> (all names when null), by name, then newest upload first.</summary>
+    Task<IReadOnlyList<BundleRecord>> ListBundlesAsync(string? name, CancellationToken cancellationToken);
+
+    Task<BundleRecord?> GetBundleAsync(string name, string version, CancellationToken cancellationToken);
+
+    /// <summary>A bundle version whose artifact has this SHA-256 (the oldest upload when several share it); null when none.</summary>
+    Task<BundleRecord?> FindBundleBySha256Async(string sha256, CancellationToken cancellationToken);
+
+    /// <summary>Points the channel at the version (creating or replacing the assignment); false when that version is not registered.</summary>
+    Task<bool> SetChannelAsync(ChannelRecord channel, CancellationToken cancellationToken);
+
+    /// <summary>The channels of <paramref name="name"/> (all names when null), by name and channel.</summary>
+    Task<IReadOnlyList<ChannelRecord>> ListChannelsAsync(string? name, CancellationToken cancellationToken);
 }

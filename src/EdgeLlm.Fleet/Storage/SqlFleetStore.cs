@@ -28,6 +28,7 @@ internal abstract class SqlFleetStore(SqlDialect dialect, TimeProvider timeProvi
     private const string ApiKeyColumns = "id, name, role, key_hash, created_at, revoked";
     private const string TokenColumns = "id, token_hash, uses_left, expires_at, tags, created_at, created_by";
     private const string ErrorSuffix = "error";
+    private const string BundleColumns = "name, version, kind, sha256, size, key_id, manifest, uploaded_at, uploaded_by";
 
     /// <summary>A connection from the pool, open.</summary>
     protected abstract Task<DbConnection> OpenAsync(CancellationToken cancellationToken);
@@ -284,6 +285,62 @@ internal abstract class SqlFleetStore(SqlDialect dialect, TimeProvider timeProvi
             },
             cancellationToken);
 
+    public async Task<BundleAddOutcome> AddBundleAsync(BundleRecord bundle, CancellationToken cancellationToken)
+    {
+        var inserted = await WriteAsync(
+            $"INSERT INTO bundles ({BundleColumns}) VALUES (@name, @version, @kind, @sha, @size, @key, @manifest, @at, @by) ON CONFLICT (name, version) DO NOTHING",
+            [
+                ("@name", bundle.Name), ("@version", bundle.Version), ("@kind", bundle.Kind), ("@sha", bundle.Sha256), ("@size", bundle.Size),
+                ("@key", bundle.KeyId), ("@manifest", bundle.ManifestJson), ("@at", Ms(bundle.UploadedAt)), ("@by", bundle.UploadedBy),
+            ],
+            cancellationToken);
+        if (inserted > 0)
+        {
+            return BundleAddOutcome.Added;
+        }
+
+        var existing = await GetBundleAsync(bundle.Name, bundle.Version, cancellationToken);
+        return existing?.Sha256 == bundle.Sha256 ? BundleAddOutcome.AlreadyPresent : BundleAddOutcome.Conflict;
+    }
+
+    public async Task<IReadOnlyList<BundleRecord>> ListBundlesAsync(string? name, CancellationToken cancellationToken) =>
+        await ReadAsync(
+            $"SELECT {BundleColumns} FROM bundles {(name is null ? "" : "WHERE name = @name")} ORDER BY name, uploaded_at DESC, version DESC",
+            name is null ? [] : [("@name", name)],
+            ReadBundle,
+            cancellationToken);
+
+    public async Task<BundleRecord?> GetBundleAsync(string name, string version, CancellationToken cancellationToken) =>
+        (await ReadAsync(
+            $"SELECT {BundleColumns} FROM bundles WHERE name = @name AND version = @version",
+            [("@name", name), ("@version", version)],
+            ReadBundle,
+            cancellationToken)).FirstOrDefault();
+
+    public async Task<BundleRecord?> FindBundleBySha256Async(string sha256, CancellationToken cancellationToken) =>
+        (await ReadAsync(
+            $"SELECT {BundleColumns} FROM bundles WHERE sha256 = @sha ORDER BY uploaded_at, name, version LIMIT 1",
+            [("@sha", sha256)],
+            ReadBundle,
+            cancellationToken)).FirstOrDefault();
+
+    public async Task<bool> SetChannelAsync(ChannelRecord channel, CancellationToken cancellationToken) =>
+        await WriteAsync(
+            """
+            INSERT INTO bundle_channels (name, channel, version, updated_at, updated_by)
+            SELECT name, @channel, version, @at, @by FROM bundles WHERE name = @name AND version = @version
+            ON CONFLICT (name, channel) DO UPDATE SET version = excluded.version, updated_at = excluded.updated_at, updated_by = excluded.updated_by
+            """,
+            [("@name", channel.Name), ("@channel", channel.Channel), ("@version", channel.Version), ("@at", Ms(channel.UpdatedAt)), ("@by", channel.UpdatedBy)],
+            cancellationToken) > 0;
+
+    public async Task<IReadOnlyList<ChannelRecord>> ListChannelsAsync(string? name, CancellationToken cancellationToken) =>
+        await ReadAsync(
+            $"SELECT name, channel, version, updated_at, updated_by FROM bundle_channels {(name is null ? "" : "WHERE name = @name")} ORDER BY name, channel",
+            name is null ? [] : [("@name", name)],
+            r => new ChannelRecord(r.GetString(0), r.GetString(1), r.GetString(2), FromMs(r.GetInt64(3)), r.GetString(4)),
+            cancellationToken);
+
     /// <summary>Runs a write on its own connection; SQLite overrides it to let one writer in at a time.</summary>
     protected virtual async Task<T> WithWriteAsync<T>(Func<DbConnection, Task<T>> write, CancellationToken cancellationToken)
     {
@@ -373,6 +430,9 @@ internal abstract class SqlFleetStore(SqlDialect dialect, TimeProvider timeProvi
         Strings(r.GetString(6)),
         r.IsDBNull(7) ? null : JsonSerializer.Deserialize(r.GetString(7), FleetJsonContext.Default.ReportedState),
         r.IsDBNull(8) ? null : FromMs(r.GetInt64(8)));
+
+    private static BundleRecord ReadBundle(DbDataReader r) =>
+        new(r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3), r.GetInt64(4), r.GetString(5), r.GetString(6), FromMs(r.GetInt64(7)), r.GetString(8));
 
     private static TelemetryItem ReadTelemetryItem(DbDataReader r, int first) => new()
     {

@@ -24,7 +24,14 @@ public sealed class AuthorizationTests(PostgresFixture postgres)
         ("GET", "/api/v1/keys", FleetRoles.Admin),
         ("DELETE", "/api/v1/keys/{id}", FleetRoles.Admin),
         ("GET", "/api/v1/audit", FleetRoles.Admin),
+        ("POST", "/api/v1/bundles", FleetRoles.Operator),
+        ("GET", "/api/v1/bundles", FleetRoles.Viewer),
+        ("GET", "/api/v1/bundles/{name}", FleetRoles.Viewer),
+        ("PUT", "/api/v1/bundles/{name}/channels/{channel}", FleetRoles.Operator),
     ];
+
+    /// <summary>Routes for a device credential or a viewer key (checked in Bundles/BundleRegistryTests).</summary>
+    private static readonly string[] DeviceOrViewerRoutes = ["GET /api/v1/artifacts/{sha256}"];
 
     /// <summary>Routes a device calls with its credential (enroll presents a token in the body instead).</summary>
     private static readonly (string Method, string Pattern)[] DeviceRoutes =
@@ -48,6 +55,7 @@ public sealed class AuthorizationTests(PostgresFixture postgres)
         var known = OperatorRoutes.Select(r => $"{r.Method} {r.Pattern}")
             .Concat(DeviceRoutes.Select(r => $"{r.Method} {r.Pattern}"))
             .Append($"POST {FleetRoutes.Enroll}")
+            .Concat(DeviceOrViewerRoutes)
             .Order()
             .ToList();
         Assert.Equal(known, mapped);

@@ -90,6 +90,7 @@ public sealed class ServerProcessTests(PostgresFixture postgres)
             FleetRoutes.Tokens, FleetRoutes.Tokens + "/{id}", FleetRoutes.Devices, FleetRoutes.Devices + "/{id}",
             FleetRoutes.Devices + "/{id}/desired", FleetRoutes.Devices + "/{id}/revoke", FleetRoutes.Devices + "/{id}/telemetry",
             FleetRoutes.Keys, FleetRoutes.Keys + "/{id}", FleetRoutes.Audit, FleetRoutes.Health,
+            BundleRoutes.Bundles, BundleRoutes.Bundles + "/{name}", BundleRoutes.Bundles + "/{name}/channels/{channel}", BundleRoutes.Artifacts + "/{sha256}",
         ];
         Assert.Equal(expected.Order(), paths.EnumerateObject().Select(p => p.Name).Order());
         foreach (var path in paths.EnumerateObject())

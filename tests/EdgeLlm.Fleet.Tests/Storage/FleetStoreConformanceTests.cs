@@ -11,7 +11,7 @@ namespace EdgeLlm.Fleet.Tests.Storage;
 /// What every <see cref="IFleetStore"/> must do, run against each real implementation (SQLite in a temp folder,
 /// PostgreSQL in a fresh database of the shared throw-away cluster). Each test gets an empty database.
 /// </summary>
-public abstract class FleetStoreConformanceTests : IAsyncLifetime
+public abstract partial class FleetStoreConformanceTests : IAsyncLifetime
 {
     private static readonly DateTimeOffset T0 = new(2025, 3, 1, 12, 0, 0, TimeSpan.Zero);
 
@@ -71,7 +71,7 @@ public abstract class FleetStoreConformanceTests : IAsyncLifetime
             await second.MigrateAsync(CancellationToken.None);
         }
 
-        Assert.Equal(1, await _database.ScalarAsync("SELECT COUNT(*) FROM schema_migrations"));
+        Assert.Equal(FleetSchema.For(SqlDialect.Sqlite).Count, await _database.ScalarAsync("SELECT COUNT(*) FROM schema_migrations"));
         Assert.Equal(1, await _database.ScalarAsync("SELECT COUNT(*) FROM api_keys"));
         Assert.NotNull(await Store.FindApiKeyAsync("hash-1", CancellationToken.None));
     }
@@ -91,7 +91,7 @@ public abstract class FleetStoreConformanceTests : IAsyncLifetime
             }).ToList();
             start.SetResult();
             await Task.WhenAll(migrations);
-            Assert.Equal(1, await empty.ScalarAsync("SELECT COUNT(*) FROM schema_migrations"));
+            Assert.Equal(FleetSchema.For(SqlDialect.Sqlite).Count, await empty.ScalarAsync("SELECT COUNT(*) FROM schema_migrations"));
             await stores[0].CreateApiKeyAsync(Key("k1", "hash-1"), CancellationToken.None);
             Assert.NotNull(await stores[3].FindApiKeyAsync("hash-1", CancellationToken.None));
         }

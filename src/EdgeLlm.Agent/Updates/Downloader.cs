@@ -1,0 +1,386 @@
+using System.Buffers;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Security.Cryptography;
+using EdgeLlm.Agent.Fleet;
+using EdgeLlm.Contracts.Fleet;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace EdgeLlm.Agent.Updates;
+
+/// <summary>
+/// Downloads an artifact by SHA-256 into <c>{data dir}/staging/{sha256}.part</c> with HTTP Range, and renames it to
+/// <c>staging/{sha256}.edgebundle</c> once its SHA-256 matches. Any interruption (link loss, a stalled connection, the end
+/// of the maintenance window, kill -9, power loss) resumes from the part file's length: the part file is flushed to disk
+/// every <see cref="UpdateOptions.FlushBytes"/>, and whatever a crash left in it is checked by the final SHA-256. On a
+/// mismatch the part file is deleted and the download starts over once; a second mismatch fails. Bytes pass through a
+/// token bucket (<see cref="UpdateOptions.MaxBytesPerSecond"/>) and only inside <see cref="UpdateOptions.MaintenanceWindow"/>.
+/// Memory use is one fixed buffer, whatever the artifact's size.
+/// </summary>
+internal sealed class Downloader
+{
+    public const string StagingFolder = "staging";
+    public const string PartExtension = ".part";
+    public const string BundleExtension = ".edgebundle";
+    private const int BufferBytes = 64 * 1024;
+
+    private readonly HttpClient _http;
+    private readonly UpdateOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger<Downloader> _logger;
+    private readonly IDownloadProgress? _progress;
+    private readonly Random _random;
+    private readonly DownloadWindow _window;
+
+    public Downloader(FleetLink link, IOptions<UpdateOptions> options, TimeProvider time, ILogger<Downloader> logger, IDownloadProgress? progress = null)
+        : this(link.Http, options.Value, time, logger, progress)
+    {
+    }
+
+    internal Downloader(HttpClient http, UpdateOptions options, TimeProvider time, ILogger<Downloader> logger, IDownloadProgress? progress = null, Random? random = null)
+    {
+        _http = http;
+        _options = options;
+        _time = time;
+        _logger = logger;
+        _progress = progress;
+        _random = random ?? Random.Shared;
+        _window = DownloadWindow.From(options.MaintenanceWindow);
+    }
+
+    private enum Outcome
+    {
+        Complete,
+        Failed,
+        WindowClosed,
+    }
+
+    /// <summary>Payload bytes this object received over the network (all downloads, all attempts).</summary>
+    public long BytesReceived { get; private set; }
+
+    /// <summary>HTTP requests this object sent.</summary>
+    public int Requests { get; private set; }
+
+    public static string PartPath(string dataDir, string sha256) => Path.Combine(dataDir, StagingFolder, sha256 + PartExtension);
+
+    public static string BundlePath(string dataDir, string sha256) => Path.Combine(dataDir, StagingFolder, sha256 + BundleExtension);
+
+    /// <summary>Downloads the artifact from the device's fleet server; returns the path of the verified <c>.edgebundle</c>.</summary>
+    public Task<string> DownloadAsync(FleetCredentials credentials, string dataDir, string sha256, CancellationToken cancellationToken) =>
+        DownloadAsync(() => FleetLink.Request(HttpMethod.Get, credentials, BundleRoutes.Artifact(sha256)), dataDir, sha256, cancellationToken);
+
+    /// <summary>
+    /// Downloads the artifact <paramref name="newRequest"/> names (a GET with whatever authorization it needs; the Range
+    /// header is added here); returns the path of the verified <c>.edgebundle</c>, at once when it is there already.
+    /// </summary>
+    /// <exception cref="DownloadFailedException">The server refused or does not know the artifact, its bytes hashed wrong twice, or too many attempts in a row received nothing.</exception>
+    public async Task<string> DownloadAsync(Func<HttpRequestMessage> newRequest, string dataDir, string sha256, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(newRequest);
+        if (sha256 is not { Length: 64 } || !sha256.All(char.IsAsciiHexDigitLower))
+        {
+            throw new ArgumentException($"'{sha256}' is not a SHA-256 (64 lowercase hex digits)", nameof(sha256));
+        }
+
+        var bundle = BundlePath(dataDir, sha256);
+        if (File.Exists(bundle))
+        {
+            // Only ever renamed into place after its hash matched.
+            return bundle;
+        }
+
+        Directory.CreateDirectory(Path.Combine(dataDir, StagingFolder));
+        using var part = new PartState(PartPath(dataDir, sha256), sha256);
+        var limiter = new DownloadRateLimiter(_options.MaxBytesPerSecond, _options.BurstBytes, _time);
+        var backoff = new Backoff(TimeSpan.FromMilliseconds(_options.RetryMinMs), TimeSpan.FromMilliseconds(_options.RetryMaxMs), _random);
+        var restarted = false;
+        var fruitless = 0;
+        while (true)
+        {
+            await WaitForWindowAsync(sha256, cancellationToken).ConfigureAwait(false);
+            var before = BytesReceived;
+            var (outcome, error) = await AttemptAsync(newRequest, part, limiter, cancellationToken).ConfigureAwait(false);
+            switch (outcome)
+            {
+                case Outcome.Complete when part.Hash == sha256:
+                    File.Move(part.Path, bundle, overwrite: true);
+                    DownloadLog.Finished(_logger, sha256, part.Length, BytesReceived);
+                    return bundle;
+                case Outcome.Complete:
+                    DownloadLog.HashMismatch(_logger, sha256, part.Hash);
+                    var actual = part.Hash;
+                    part.Delete();
+                    if (restarted)
+                    {
+                        throw new DownloadFailedException(
+                            $"artifact {sha256}: the downloaded bytes hash to {actual} again after starting over; the server's copy is damaged or not this artifact");
+                    }
+
+                    restarted = true;
+                    continue;
+                case Outcome.WindowClosed:
+                    continue;
+            }
+
+            if (BytesReceived > before)
+            {
+                fruitless = 0;
+                backoff.Reset();
+            }
+            else if (++fruitless >= _options.MaxAttemptsWithoutProgress)
+            {
+                throw new DownloadFailedException($"artifact {sha256}: {fruitless} attempts in a row received nothing; last error: {error}");
+            }
+
+            var wait = backoff.Next();
+            DownloadLog.Interrupted(_logger, sha256, part.Length, fruitless, error, wait.TotalMilliseconds);
+            await Task.Delay(wait, _time, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private async Task WaitForWindowAsync(string sha256, CancellationToken cancellationToken)
+    {
+        // A few rounds at most: after one wait the window is open unless the clock jumped (a time-zone or clock change).
+        for (var round = 0; round < 4; round++)
+        {
+            var wait = _window.UntilOpen(_time.GetUtcNow(), _time.LocalTimeZone);
+            if (wait <= TimeSpan.Zero)
+            {
+                return;
+            }
+
+            DownloadLog.WaitingForWindow(_logger, sha256, wait, _window.ToString());
+            _progress?.Waiting(sha256, wait);
+            await Task.Delay(wait, _time, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private async Task<(Outcome Outcome, string Error)> AttemptAsync(
+        Func<HttpRequestMessage> newRequest, PartState part, DownloadRateLimiter limiter, CancellationToken cancellationToken)
+    {
+        var file = part.Open();
+        await using (file.ConfigureAwait(false))
+        {
+            if (part.Total is { } known && part.Length == known)
+            {
+                return (Outcome.Complete, "");
+            }
+
+            try
+            {
+                using var request = newRequest();
+                request.Headers.Range = new RangeHeaderValue(part.Length, null);
+                Requests++;
+                using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
+                if (Refusal(response, file, part) is { } refusal)
+                {
+                    return refusal;
+                }
+
+                return await ReceiveAsync(response, file, part, limiter, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is HttpRequestException or IOException || (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested))
+            {
+                return (Outcome.Failed, ex is OperationCanceledException ? $"no data for {_options.StallTimeoutSeconds} s" : ex.Message);
+            }
+            finally
+            {
+                // The resume point is the file's length: make what it holds durable before anything else happens.
+                file.Flush(flushToDisk: true);
+            }
+        }
+    }
+
+    /// <summary>Sets up the part file for the answer; an outcome when there is nothing to receive.</summary>
+    private (Outcome Outcome, string Error)? Refusal(HttpResponseMessage response, FileStream file, PartState part)
+    {
+        switch (response.StatusCode)
+        {
+            case HttpStatusCode.PartialContent when response.Content.Headers.ContentRange is { From: { } from, Length: { } length } && from == part.Length:
+                part.Total = length;
+                return null;
+            case HttpStatusCode.PartialContent:
+                return (Outcome.Failed, $"the server answered a range from byte {part.Length} with Content-Range '{response.Content.Headers.ContentRange}'");
+            case HttpStatusCode.OK:
+                if (part.Length > 0)
+                {
+                    DownloadLog.RangeIgnored(_logger, part.Sha256);
+                    part.Truncate(file);
+                }
+
+                part.Total = response.Content.Headers.ContentLength;
+                return null;
+            case HttpStatusCode.RequestedRangeNotSatisfiable:
+                // The part file is as long as the artifact (complete, unverified) or longer (not this artifact): check or start over.
+                part.Total = response.Content.Headers.ContentRange?.Length;
+                if (part.Total != part.Length)
+                {
+                    part.Truncate(file);
+                    return (Outcome.Failed, $"the part file was longer than the artifact ({part.Total?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "size unknown"})");
+                }
+
+                return (Outcome.Complete, "");
+            case HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden:
+                throw new DownloadFailedException($"artifact {part.Sha256}: the fleet server refused the device credential ({(int)response.StatusCode}); enroll the device again");
+            case HttpStatusCode.NotFound:
+                throw new DownloadFailedException($"artifact {part.Sha256}: the fleet server has no such artifact (404)");
+            default:
+                return (Outcome.Failed, $"HTTP {(int)response.StatusCode}");
+        }
+    }
+
+    private async Task<(Outcome Outcome, string Error)> ReceiveAsync(
+        HttpResponseMessage response, FileStream file, PartState part, DownloadRateLimiter limiter, CancellationToken cancellationToken)
+    {
+        var body = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
+        await using var bodyScope = body.ConfigureAwait(false);
+        using var stall = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var chunk = limiter.Unlimited ? BufferBytes : Math.Min(BufferBytes, limiter.Burst);
+        var buffer = ArrayPool<byte>.Shared.Rent(chunk);
+        try
+        {
+            var sinceFlush = 0L;
+            Report(part);
+            while (true)
+            {
+                if (_window.UntilOpen(_time.GetUtcNow(), _time.LocalTimeZone) > TimeSpan.Zero)
+                {
+                    return (Outcome.WindowClosed, "");
+                }
+
+                stall.CancelAfter(TimeSpan.FromSeconds(_options.StallTimeoutSeconds));
+                var read = await body.ReadAsync(buffer.AsMemory(0, chunk), stall.Token).ConfigureAwait(false);
+                if (read == 0)
+                {
+                    break;
+                }
+
+                await limiter.TakeAsync(read, cancellationToken).ConfigureAwait(false);
+                await file.WriteAsync(buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
+                var percent = new DownloadProgress(part.Sha256, part.Length, part.Total).Percent;
+                part.Appended(buffer.AsSpan(0, read));
+                BytesReceived += read;
+                if (part.Length > part.Total)
+                {
+                    part.Truncate(file);
+                    return (Outcome.Failed, "the server sent more bytes than the artifact has");
+                }
+
+                sinceFlush += read;
+                if (sinceFlush >= _options.FlushBytes)
+                {
+                    file.Flush(flushToDisk: true);
+                    sinceFlush = 0;
+                }
+
+                if (new DownloadProgress(part.Sha256, part.Length, part.Total).Percent != percent)
+                {
+                    Report(part);
+                }
+            }
+
+            // A 200 without Content-Length ends with the stream.
+            part.Total ??= part.Length;
+            return part.Length == part.Total
+                ? (Outcome.Complete, "")
+                : (Outcome.Failed, $"the connection closed at byte {part.Length} of {part.Total}");
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    private void Report(PartState part) => _progress?.Report(new DownloadProgress(part.Sha256, part.Length, part.Total));
+
+    /// <summary>
+    /// The part file and the SHA-256 of its first <see cref="Length"/> bytes, kept as it grows so the file is read back
+    /// at most once per download (when a run resumes a file an earlier run left).
+    /// </summary>
+    private sealed class PartState(string path, string sha256) : IDisposable
+    {
+        private IncrementalHash _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+
+        public string Path { get; } = path;
+
+        public string Sha256 { get; } = sha256;
+
+        /// <summary>Bytes in the part file (and in the hash).</summary>
+        public long Length { get; private set; } = -1;
+
+        /// <summary>The artifact's size, once a server said it.</summary>
+        public long? Total { get; set; }
+
+        public string Hash => Convert.ToHexStringLower(_hash.GetCurrentHash());
+
+        /// <summary>Opens the part file positioned at its end, hashing what an earlier run left in it.</summary>
+        public FileStream Open()
+        {
+            var file = new FileStream(Path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, 0, FileOptions.Asynchronous);
+            try
+            {
+                if (file.Length != Length)
+                {
+                    Rehash(file);
+                }
+
+                file.Position = Length;
+                return file;
+            }
+            catch
+            {
+                file.Dispose();
+                throw;
+            }
+        }
+
+        public void Appended(ReadOnlySpan<byte> bytes)
+        {
+            _hash.AppendData(bytes);
+            Length += bytes.Length;
+        }
+
+        /// <summary>Empties the open part file.</summary>
+        public void Truncate(FileStream file)
+        {
+            file.SetLength(0);
+            file.Flush(flushToDisk: true);
+            Reset();
+        }
+
+        public void Delete()
+        {
+            File.Delete(Path);
+            Reset();
+        }
+
+        public void Dispose() => _hash.Dispose();
+
+        private void Reset()
+        {
+            _hash.Dispose();
+            _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+            Length = 0;
+        }
+
+        private void Rehash(FileStream file)
+        {
+            Reset();
+            var buffer = ArrayPool<byte>.Shared.Rent(BufferBytes);
+            try
+            {
+                file.Position = 0;
+                int read;
+                while ((read = file.Read(buffer, 0, BufferBytes)) > 0)
+                {
+                    Appended(buffer.AsSpan(0, read));
+                }
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
+        }
+    }
+}

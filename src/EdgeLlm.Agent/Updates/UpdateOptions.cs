@@ -1,0 +1,72 @@
+using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.Options;
+
+namespace EdgeLlm.Agent.Updates;
+
+/// <summary>The download half of the <c>Updates</c> section: when and how fast bundles come down from the fleet server.</summary>
+internal sealed class UpdateOptions
+{
+    public const string Section = "Updates";
+
+    /// <summary>
+    /// When downloads may run: <c>HH:mm-HH:mm</c> in the device's local time zone, or with a <c>Z</c> (or <c> UTC</c>)
+    /// suffix in UTC, e.g. <c>02:00-05:00</c> or <c>22:30-04:00Z</c> (a window may cross midnight; the end is exclusive).
+    /// Outside it a download waits, and one in progress pauses at the end of the window and resumes at the next.
+    /// Default none: any time.
+    /// </summary>
+    public string? MaintenanceWindow { get; set; }
+
+    /// <summary>Bandwidth cap of downloads in bytes per second; 0 = no cap. Default 0.</summary>
+    [Range(0, long.MaxValue)]
+    public long MaxBytesPerSecond { get; set; }
+
+    /// <summary>Bytes a capped download may take at once above the average (the token bucket's size). Default 256 KiB.</summary>
+    [Range(4096, 64 * 1024 * 1024)]
+    public int BurstBytes { get; set; } = 256 * 1024;
+
+    /// <summary>
+    /// The part file is flushed to disk after this many new bytes, so a power loss costs at most this much again.
+    /// Default 4 MiB.
+    /// </summary>
+    [Range(64 * 1024, 1024L * 1024 * 1024)]
+    public long FlushBytes { get; set; } = 4 * 1024 * 1024;
+
+    /// <summary>Attempts in a row that receive nothing before a download fails. Default 30.</summary>
+    [Range(1, 100_000)]
+    public int MaxAttemptsWithoutProgress { get; set; } = 30;
+
+    /// <summary>Ceiling of the first retry wait; it doubles per failure up to <see cref="RetryMaxMs"/>, with full jitter. Default 1000 ms.</summary>
+    [Range(0, 3_600_000)]
+    public int RetryMinMs { get; set; } = 1000;
+
+    /// <summary>Largest retry wait. Default 300000 ms (5 min).</summary>
+    [Range(0, 86_400_000)]
+    public int RetryMaxMs { get; set; } = 300_000;
+
+    /// <summary>A connection that delivers no byte for this long is dropped and the download resumes on a new one. Default 60 s.</summary>
+    [Range(1, 3600)]
+    public int StallTimeoutSeconds { get; set; } = 60;
+}
+
+[OptionsValidator]
+internal sealed partial class UpdateOptionsValidator : IValidateOptions<UpdateOptions>;
+
+/// <summary>The maintenance window must parse; the retry range must be ordered.</summary>
+internal sealed class UpdateOptionsRules : IValidateOptions<UpdateOptions>
+{
+    public ValidateOptionsResult Validate(string? name, UpdateOptions options)
+    {
+        var failures = new List<string>();
+        if (!string.IsNullOrWhiteSpace(options.MaintenanceWindow) && !DownloadWindow.TryParse(options.MaintenanceWindow, out _, out var problem))
+        {
+            failures.Add($"Updates:MaintenanceWindow: {problem}");
+        }
+
+        if (options.RetryMinMs > options.RetryMaxMs)
+        {
+            failures.Add($"Updates:RetryMinMs: {options.RetryMinMs} is above Updates:RetryMaxMs ({options.RetryMaxMs})");
+        }
+
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+}

@@ -1,0 +1,62 @@
+using EdgeLlm.Agent.Fleet;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace EdgeLlm.Agent.Updates;
+
+internal static class UpdatesRegistration
+{
+    /// <summary>
+    /// Model updates: <c>Updates</c> options, the loader seam, the event log, the activator (also a request recorder, for
+    /// probation) and the start-up recovery of an interrupted activation. Register before the <c>ActiveModel</c>: hosted
+    /// services start in registration order, and recovery must fix <c>models/active</c> before the model is loaded.
+    /// </summary>
+    public static IHostApplicationBuilder AddModelUpdates(this IHostApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        services.AddOptionsWithValidateOnStart<ModelUpdateOptions>().Bind(builder.Configuration.GetSection(ModelUpdateOptions.Section));
+        services.AddSingleton<IValidateOptions<ModelUpdateOptions>, ModelUpdateOptionsValidator>();
+        services.TryAddSingleton<IModelLoader, AgentModelLoader>();
+        services.AddSingleton<ActivationEventLog>();
+        services.TryAddSingleton<IActivationEvents>(sp => sp.GetRequiredService<ActivationEventLog>());
+        services.AddSingleton<ModelActivator>();
+        services.AddSingleton<IRequestRecorder>(sp => sp.GetRequiredService<ModelActivator>());
+        services.AddHostedService<SlotRecovery>();
+        return builder;
+    }
+}
+
+/// <summary>
+/// Runs <see cref="ModelActivator.Recover"/> before any model is loaded, and marks a probation interrupted by a normal
+/// stop. A recovery that fails on the disk is logged and the agent starts with <c>models/active</c> as it is: refusing
+/// to start would leave the device with no model at all.
+/// </summary>
+internal sealed class SlotRecovery(ModelActivator activator, ILogger<SlotRecovery> logger) : IHostedLifecycleService
+{
+    public Task StartingAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            activator.Recover();
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or InvalidDataException)
+        {
+            UpdateLog.RecoveryFailed(logger, ex.Message);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StartedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StoppingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StoppedAsync(CancellationToken cancellationToken) => activator.MarkStoppedAsync(cancellationToken);
+}

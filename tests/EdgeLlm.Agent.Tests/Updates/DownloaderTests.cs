@@ -1,0 +1,282 @@
+using System.Security.Cryptography;
+using System.Threading.Channels;
+using EdgeLlm.Agent.Updates;
+using EdgeLlm.Runtime.Tests;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Time.Testing;
+
+namespace EdgeLlm.Agent.Tests.Updates;
+
+/// <summary>A fake clock that tells the test about every timer a delay creates, with its due time.</summary>
+internal sealed class SignalingTime(DateTimeOffset start) : FakeTimeProvider(start)
+{
+    private readonly Channel<TimeSpan> _timers = Channel.CreateUnbounded<TimeSpan>();
+
+    public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
+    {
+        var timer = base.CreateTimer(callback, state, dueTime, period);
+        _timers.Writer.TryWrite(dueTime);
+        return timer;
+    }
+
+    /// <summary>The due time of the next timer created, waiting (bounded) for it.</summary>
+    public async Task<TimeSpan> NextTimerAsync(Task downloading)
+    {
+        using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var next = _timers.Reader.ReadAsync(limit.Token).AsTask();
+        var first = await Task.WhenAny(next, downloading);
+        if (first == downloading)
+        {
+            await downloading;
+            throw new InvalidOperationException("the download ended without waiting");
+        }
+
+        return await next;
+    }
+}
+
+internal sealed class RecordingProgress(TimeProvider time) : IDownloadProgress
+{
+    private readonly long _start = time.GetTimestamp();
+
+    public List<(TimeSpan Elapsed, DownloadProgress Progress)> Reports { get; } = [];
+
+    public List<TimeSpan> Waits { get; } = [];
+
+    public void Report(DownloadProgress progress)
+    {
+        lock (Reports)
+        {
+            Reports.Add((time.GetElapsedTime(_start), progress));
+        }
+    }
+
+    public void Waiting(string sha256, TimeSpan wait) => Waits.Add(wait);
+}
+
+public sealed class DownloaderTests : IDisposable
+{
+    private readonly TempDir _dir = TestPaths.NewTempDir();
+    private readonly byte[] _content = RandomNumberGenerator.GetBytes(2 * 1024 * 1024 + 12_345);
+    private readonly SignalingTime _time = new(new DateTimeOffset(2026, 3, 1, 1, 0, 0, TimeSpan.Zero));
+    private readonly HttpClient _http = new() { Timeout = TimeSpan.FromSeconds(30) };
+
+    private string Sha => Convert.ToHexStringLower(SHA256.HashData(_content));
+
+    private Downloader NewDownloader(UpdateOptions? options = null, IDownloadProgress? progress = null) =>
+        new(_http, options ?? new UpdateOptions { RetryMinMs = 0, RetryMaxMs = 0, FlushBytes = 64 * 1024 }, _time, NullLogger<Downloader>.Instance, progress, new Random(1));
+
+    [Fact]
+    public async Task Interrupted_five_times_it_resumes_each_time_and_transfers_the_size_once()
+    {
+        using var server = new DownloadTestServer(_content) { CutsLeft = 5, CutAfterBytes = 300_000 };
+        var progress = new RecordingProgress(_time);
+        var downloader = NewDownloader(progress: progress);
+
+        var path = await downloader.DownloadAsync(server.NewRequest, _dir.Path, Sha, CancellationToken.None);
+
+        Assert.Equal(Downloader.BundlePath(_dir.Path, Sha), path);
+        Assert.Equal(_content, await File.ReadAllBytesAsync(path));
+        Assert.False(File.Exists(Downloader.PartPath(_dir.Path, Sha)));
+        Assert.Equal(6, downloader.Requests);
+        Assert.Equal(_content.Length, downloader.BytesReceived);
+        Assert.True(server.BytesSent < _content.Length * 1.5, $"the server sent {server.BytesSent} bytes for {_content.Length}");
+        var starts = server.Ranges.Select(r => long.Parse(r["bytes=".Length..^1], System.Globalization.CultureInfo.InvariantCulture)).ToList();
+        Assert.Equal(0, starts[0]);
+        Assert.True(starts.Zip(starts.Skip(1)).All(p => p.Second > p.First), string.Join(", ", server.Ranges));
+        var states = progress.Reports.Select(r => r.Progress.State).ToList();
+        Assert.All(progress.Reports, r => Assert.Equal($"downloading {r.Progress.Bytes * 100 / _content.Length}%", r.Progress.State));
+        Assert.True(states.Count >= 20, string.Join(", ", states));
+        Assert.Equal("downloading 100%", states[^1]);
+        Assert.True(progress.Reports.Zip(progress.Reports.Skip(1)).All(p => p.Second.Progress.Bytes >= p.First.Progress.Bytes));
+    }
+
+    [Fact]
+    public async Task A_new_downloader_resumes_the_part_file_a_killed_one_left()
+    {
+        using var server = new DownloadTestServer(_content);
+        var left = 777_777;
+        Directory.CreateDirectory(Path.Combine(_dir.Path, Downloader.StagingFolder));
+        await File.WriteAllBytesAsync(Downloader.PartPath(_dir.Path, Sha), _content.AsMemory(0, left).ToArray());
+        var downloader = NewDownloader();
+
+        var path = await downloader.DownloadAsync(server.NewRequest, _dir.Path, Sha, CancellationToken.None);
+
+        Assert.Equal(_content, await File.ReadAllBytesAsync(path));
+        Assert.Equal([$"bytes={left}-"], server.Ranges);
+        Assert.Equal(_content.Length - left, downloader.BytesReceived);
+        Assert.Equal(_content.Length - left, server.BytesSent);
+    }
+
+    [Fact]
+    public async Task A_cancelled_download_keeps_its_part_file_and_the_next_run_continues_from_it()
+    {
+        using var server = new DownloadTestServer(_content);
+        using var cancel = new CancellationTokenSource();
+        var progress = new CancelAt(cancel, percent: 40);
+        var first = NewDownloader(progress: progress);
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => first.DownloadAsync(server.NewRequest, _dir.Path, Sha, cancel.Token));
+        var kept = new FileInfo(Downloader.PartPath(_dir.Path, Sha)).Length;
+        Assert.Equal(first.BytesReceived, kept);
+        Assert.InRange(kept, _content.Length * 0.4, _content.Length - 1);
+
+        var second = NewDownloader();
+        var path = await second.DownloadAsync(server.NewRequest, _dir.Path, Sha, CancellationToken.None);
+
+        Assert.Equal(_content, await File.ReadAllBytesAsync(path));
+        Assert.Equal($"bytes={kept}-", server.Ranges[^1]);
+        Assert.Equal(_content.Length - kept, second.BytesReceived);
+    }
+
+    [Fact]
+    public async Task A_part_file_longer_than_the_artifact_is_discarded_and_downloaded_again()
+    {
+        using var server = new DownloadTestServer(_content);
+        Directory.CreateDirectory(Path.Combine(_dir.Path, Downloader.StagingFolder));
+        await File.WriteAllBytesAsync(Downloader.PartPath(_dir.Path, Sha), new byte[_content.Length + 10]);
+
+        var path = await NewDownloader().DownloadAsync(server.NewRequest, _dir.Path, Sha, CancellationToken.None);
+
+        Assert.Equal(_content, await File.ReadAllBytesAsync(path));
+        Assert.Equal([$"bytes={_content.Length + 10}-", "bytes=0-"], server.Ranges);
+    }
+
+    [Fact]
+    public async Task Damaged_bytes_once_start_the_download_over_and_it_succeeds()
+    {
+        using var server = new DownloadTestServer(_content) { CorruptionsLeft = 1 };
+        var downloader = NewDownloader();
+
+        var path = await downloader.DownloadAsync(server.NewRequest, _dir.Path, Sha, CancellationToken.None);
+
+        Assert.Equal(_content, await File.ReadAllBytesAsync(path));
+        Assert.Equal(["bytes=0-", "bytes=0-"], server.Ranges);
+        Assert.Equal(2L * _content.Length, downloader.BytesReceived);
+    }
+
+    [Fact]
+    public async Task Damaged_bytes_twice_fail_clearly_and_leave_nothing_in_staging()
+    {
+        using var server = new DownloadTestServer(_content) { CorruptionsLeft = 2 };
+
+        var error = await Assert.ThrowsAsync<DownloadFailedException>(() => NewDownloader().DownloadAsync(server.NewRequest, _dir.Path, Sha, CancellationToken.None));
+
+        Assert.Contains(Sha, error.Message, StringComparison.Ordinal);
+        Assert.Contains("again after starting over", error.Message, StringComparison.Ordinal);
+        Assert.Empty(Directory.EnumerateFileSystemEntries(Path.Combine(_dir.Path, Downloader.StagingFolder)));
+        Assert.Equal(2, server.Ranges.Count);
+    }
+
+    [Fact]
+    public async Task An_unknown_artifact_fails_at_once()
+    {
+        using var server = new DownloadTestServer(_content);
+        var other = new string('0', 64);
+
+        var error = await Assert.ThrowsAsync<DownloadFailedException>(() =>
+            NewDownloader().DownloadAsync(() => new HttpRequestMessage(HttpMethod.Get, new Uri(server.ArtifactUri, "/missing")), _dir.Path, other, CancellationToken.None));
+
+        Assert.Contains("no such artifact (404)", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task An_unreachable_server_fails_after_the_configured_attempts()
+    {
+        var port = Fleet.FakeFleetServer.FreePort();
+        var options = new UpdateOptions { RetryMinMs = 0, RetryMaxMs = 0, MaxAttemptsWithoutProgress = 3 };
+        var downloader = NewDownloader(options);
+
+        var error = await Assert.ThrowsAsync<DownloadFailedException>(() =>
+            downloader.DownloadAsync(() => new HttpRequestMessage(HttpMethod.Get, $"http://127.0.0.1:{port}/x"), _dir.Path, Sha, CancellationToken.None));
+
+        Assert.Contains("3 attempts in a row received nothing", error.Message, StringComparison.Ordinal);
+        Assert.Equal(3, downloader.Requests);
+    }
+
+    [Fact]
+    public async Task The_bandwidth_cap_holds_on_the_fake_clock()
+    {
+        var content = RandomNumberGenerator.GetBytes(512 * 1024);
+        using var server = new DownloadTestServer(content);
+        const long rate = 64 * 1024;
+        const int burst = 16 * 1024;
+        var progress = new RecordingProgress(_time);
+        var options = new UpdateOptions { RetryMinMs = 0, RetryMaxMs = 0, MaxBytesPerSecond = rate, BurstBytes = burst };
+        var downloader = NewDownloader(options, progress);
+        var sha = Convert.ToHexStringLower(SHA256.HashData(content));
+        var start = _time.GetUtcNow();
+
+        var downloading = downloader.DownloadAsync(server.NewRequest, _dir.Path, sha, CancellationToken.None);
+        for (var i = 0; i < 10_000 && !downloading.IsCompleted; i++)
+        {
+            try
+            {
+                _time.Advance(await _time.NextTimerAsync(downloading));
+            }
+            catch (InvalidOperationException)
+            {
+                break;
+            }
+        }
+
+        Assert.Equal(content, await File.ReadAllBytesAsync(await downloading));
+        var elapsed = _time.GetUtcNow() - start;
+        Assert.True(elapsed >= TimeSpan.FromSeconds((content.Length - burst) / (double)rate), $"done after {elapsed}");
+        Assert.True(elapsed < TimeSpan.FromSeconds((content.Length / (double)rate) + 1), $"done after {elapsed}");
+        Assert.All(progress.Reports, r => Assert.True(r.Progress.Bytes <= burst + (rate * r.Elapsed.TotalSeconds), $"{r.Progress.Bytes} bytes after {r.Elapsed}"));
+    }
+
+    [Fact]
+    public async Task Outside_the_maintenance_window_the_download_waits_for_it()
+    {
+        using var server = new DownloadTestServer(_content);
+        var progress = new RecordingProgress(_time);
+        var options = new UpdateOptions { RetryMinMs = 0, RetryMaxMs = 0, MaintenanceWindow = "02:00-05:00Z" };
+
+        var downloading = NewDownloader(options, progress).DownloadAsync(server.NewRequest, _dir.Path, Sha, CancellationToken.None);
+        var wait = await _time.NextTimerAsync(downloading);
+
+        Assert.Equal(TimeSpan.FromHours(1), wait);
+        Assert.Equal([TimeSpan.FromHours(1)], progress.Waits);
+        Assert.Empty(server.Ranges);
+        _time.Advance(TimeSpan.FromMinutes(59));
+        Assert.False(downloading.IsCompleted);
+        Assert.Empty(server.Ranges);
+        _time.Advance(TimeSpan.FromMinutes(1));
+        Assert.Equal(_content, await File.ReadAllBytesAsync(await downloading));
+        Assert.Equal(["bytes=0-"], server.Ranges);
+    }
+
+    [Fact]
+    public async Task A_finished_bundle_is_returned_without_a_request()
+    {
+        using var server = new DownloadTestServer(_content);
+        Directory.CreateDirectory(Path.Combine(_dir.Path, Downloader.StagingFolder));
+        await File.WriteAllBytesAsync(Downloader.BundlePath(_dir.Path, Sha), _content);
+
+        Assert.Equal(Downloader.BundlePath(_dir.Path, Sha), await NewDownloader().DownloadAsync(server.NewRequest, _dir.Path, Sha, CancellationToken.None));
+        Assert.Empty(server.Ranges);
+    }
+
+    public void Dispose()
+    {
+        _http.Dispose();
+        _dir.Dispose();
+    }
+
+    private sealed class CancelAt(CancellationTokenSource cancel, int percent) : IDownloadProgress
+    {
+        public void Report(DownloadProgress progress)
+        {
+            if (progress.Percent >= percent)
+            {
+                cancel.Cancel();
+            }
+        }
+
+        public void Waiting(string sha256, TimeSpan wait)
+        {
+        }
+    }
+}
