@@ -5,7 +5,7 @@ RUN_DIR ?= .run
 RUN_BROKER_PORT ?= 1883
 DEVICE := out/device/edgellm
 
-.PHONY: build test test-deps run run-fleet chat bench bench-mqtt bench-fleet eval-manuals clean
+.PHONY: build test test-deps run run-fleet chat bench bench-mqtt bench-fleet eval-manuals clean publish deb
 
 ## build: publish the device executable to out/device/edgellm and the fleet server to out/fleet/edgellm-fleet
 ## (framework-dependent)
@@ -70,6 +70,21 @@ bench-fleet: build
 ## eval-manuals: retrieval quality on the Klipper manuals (../shared/data/manuals/klipper): recall@1/@5, MRR vs a keyword baseline
 eval-manuals:
 	$(DOTNET) test tests/EdgeLlm.Knowledge.Tests -c $(CONFIG) --filter "FullyQualifiedName~RetrievalEvaluation" --logger "console;verbosity=detailed" -nologo
+
+## publish: the device agent for RID (linux-arm64, linux-x64), self-contained in one folder out/publish/$(RID) with the
+## native ONNX Runtime and SQLite libraries of that platform; not trimmed (docs/provisioning.md says why). Intermediate
+## files go to out/artifacts/$(RID), so it never touches the obj/ folders of a normal build.
+RID ?= linux-arm64
+PUBLISH_DIR ?= out/publish/$(RID)
+publish:
+	$(DOTNET) publish src/EdgeLlm.Cli/EdgeLlm.Cli.csproj -c $(CONFIG) -r $(RID) --self-contained true \
+		--artifacts-path out/artifacts/$(RID) -o $(PUBLISH_DIR) \
+		-p:DebugType=none -p:GenerateDocumentationFile=false -p:SatelliteResourceLanguages=en -nologo -v q
+	@du -sh $(PUBLISH_DIR)
+
+## deb: the Debian package out/deb/edgellm_VERSION_ARCH.deb of the $(RID) publish (dpkg-deb only)
+deb: publish
+	provisioning/deb/build-deb.sh --rid $(RID) --publish-dir $(PUBLISH_DIR) --out out/deb
 
 clean:
 	rm -rf out TestResults $(RUN_DIR) src/*/bin src/*/obj tests/*/bin tests/*/obj

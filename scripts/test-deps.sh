@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-apt_packages=(python3 python3-jinja2 nodejs npm mosquitto postgresql chromium chromium-driver)
+apt_packages=(python3 python3-jinja2 nodejs npm mosquitto postgresql chromium chromium-driver file systemd dpkg passwd make)
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
