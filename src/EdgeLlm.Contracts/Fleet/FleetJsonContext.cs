@@ -36,4 +36,7 @@ namespace EdgeLlm.Contracts.Fleet;
 [JsonSerializable(typeof(IReadOnlyList<BundleSummary>))]
 [JsonSerializable(typeof(ChannelAssignment))]
 [JsonSerializable(typeof(ChannelUpdate))]
+[JsonSerializable(typeof(CreateRolloutRequest))]
+[JsonSerializable(typeof(RolloutInfo))]
+[JsonSerializable(typeof(IReadOnlyList<RolloutSummary>))]
 public sealed partial class FleetJsonContext : JsonSerializerContext;

@@ -3,6 +3,7 @@ using EdgeLlm.Fleet.Api;
 using EdgeLlm.Fleet.Auth;
 using EdgeLlm.Fleet.Bundles;
 using EdgeLlm.Fleet.Dashboard;
+using EdgeLlm.Fleet.Rollouts;
 using EdgeLlm.Fleet.Storage;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
@@ -76,6 +77,7 @@ internal static class FleetApp
         services.AddSingleton<FleetAuth.OperatorFilter>();
         services.AddSingleton<FleetAuth.DeviceFilter>();
         builder.AddBundleRegistry();
+        builder.AddRollouts();
         services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, FleetJsonContext.Default));
         services.AddOpenApi(o => o.AddDocumentTransformer((document, _, _) =>
         {
@@ -115,6 +117,7 @@ internal static class FleetApp
         DeviceApi.Map(app);
         OperatorApi.Map(app);
         BundleApi.Map(app);
+        RolloutApi.Map(app);
         app.MapOpenApi();
         DashboardEndpoints.Map(app);
         return app;

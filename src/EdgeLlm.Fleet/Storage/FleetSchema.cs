@@ -100,11 +100,26 @@ internal static class FleetSchema
             PRIMARY KEY (name, channel));
         """;
 
+    /// <summary>
+    /// Rollouts: one row per rollout, its whole document (stages, devices, previous models) as JSON, and a revision
+    /// that every update compares and sets, so several server instances stepping one rollout never both win.
+    /// </summary>
+    private const string Rollouts = """
+        CREATE TABLE rollouts (
+            id {key} PRIMARY KEY,
+            revision bigint NOT NULL,
+            state text NOT NULL,
+            created_at bigint NOT NULL,
+            document text NOT NULL);
+        CREATE INDEX rollouts_state ON rollouts (state);
+        """;
+
     /// <summary>The migrations for <paramref name="dialect"/>, in version order.</summary>
     public static IReadOnlyList<Migration> For(SqlDialect dialect) =>
     [
         new(1, "initial", Render(Initial, dialect)),
         new(2, "bundles", Render(Bundles, dialect)),
+        new(3, "rollouts", Render(Rollouts, dialect)),
     ];
 
     private static string Render(string sql, SqlDialect dialect) =>

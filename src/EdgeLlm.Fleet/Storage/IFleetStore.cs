@@ -68,6 +68,9 @@ internal enum BundleAddOutcome
     Conflict,
 }
 
+/// <summary>A rollout as stored: its document and the revision that compare-and-set updates check.</summary>
+internal sealed record RolloutRecord(long Revision, RolloutInfo Info);
+
 /// <summary>
 /// The fleet server's storage: one small interface, two real implementations (SQLite, the embedded default; PostgreSQL,
 /// shared by several stateless server instances). Every method is safe to call concurrently. Strings are stored
@@ -166,4 +169,19 @@ internal interface IFleetStore : IAsyncDisposable
 
     /// <summary>The channels of <paramref name="name"/> (all names when null), by name and channel.</summary>
     Task<IReadOnlyList<ChannelRecord>> ListChannelsAsync(string? name, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Stores a new rollout (revision 1) unless an active rollout (<see cref="RolloutStates.IsActive"/>) holds one of its
+    /// devices: then nothing is stored and that rollout is returned. Checked and inserted under one lock, so two
+    /// instances creating overlapping rollouts at once cannot both succeed.
+    /// </summary>
+    Task<RolloutInfo?> CreateRolloutAsync(RolloutInfo rollout, CancellationToken cancellationToken);
+
+    Task<RolloutRecord?> GetRolloutAsync(string id, CancellationToken cancellationToken);
+
+    /// <summary>Every rollout, newest first; only <paramref name="state"/> when given.</summary>
+    Task<IReadOnlyList<RolloutRecord>> ListRolloutsAsync(string? state, CancellationToken cancellationToken);
+
+    /// <summary>Replaces the document if the stored revision is still <paramref name="expectedRevision"/> (then it goes up by one); false otherwise.</summary>
+    Task<bool> UpdateRolloutAsync(RolloutInfo rollout, long expectedRevision, CancellationToken cancellationToken);
 }

@@ -28,6 +28,11 @@ internal abstract class SqlFleetStore(SqlDialect dialect, TimeProvider timeProvi
     private const string ApiKeyColumns = "id, name, role, key_hash, created_at, revoked";
     private const string TokenColumns = "id, token_hash, uses_left, expires_at, tags, created_at, created_by";
     private const string ErrorSuffix = "error";
+    private const string RolloutColumns = "revision, id, state, created_at, document";
+
+    /// <summary>The advisory lock key of rollout creation ("EdgeRoll" as bytes).</summary>
+    private const long RolloutLockKey = 0x45_64_67_65_52_6F_6C_6C;
+
     private const string BundleColumns = "name, version, kind, sha256, size, key_id, manifest, uploaded_at, uploaded_by";
 
     /// <summary>A connection from the pool, open.</summary>
@@ -341,6 +346,58 @@ internal abstract class SqlFleetStore(SqlDialect dialect, TimeProvider timeProvi
             r => new ChannelRecord(r.GetString(0), r.GetString(1), r.GetString(2), FromMs(r.GetInt64(3)), r.GetString(4)),
             cancellationToken);
 
+    public Task<RolloutInfo?> CreateRolloutAsync(RolloutInfo rollout, CancellationToken cancellationToken) =>
+        WithWriteAsync(connection => CreateRolloutAsync(connection, rollout, cancellationToken), cancellationToken);
+
+    private async Task<RolloutInfo?> CreateRolloutAsync(DbConnection connection, RolloutInfo rollout, CancellationToken cancellationToken)
+    {
+        await using var transaction = await BeginWriteAsync(connection, cancellationToken);
+        if (dialect == SqlDialect.Postgres)
+        {
+            // SQLite's BEGIN IMMEDIATE serializes writers already; PostgreSQL instances take this lock for the check.
+            await ExecuteAsync(connection, transaction, $"SELECT pg_advisory_xact_lock({RolloutLockKey})", [], cancellationToken);
+        }
+
+        var active = await QueryAsync(
+            connection,
+            transaction,
+            $"SELECT {RolloutColumns} FROM rollouts WHERE state IN (@running, @paused, @halted) ORDER BY created_at, id",
+            [("@running", RolloutStates.Running), ("@paused", RolloutStates.Paused), ("@halted", RolloutStates.Halted)],
+            ReadRollout,
+            cancellationToken);
+        var devices = rollout.Devices.Select(d => d.DeviceId).ToHashSet(StringComparer.Ordinal);
+        if (active.Find(a => a.Info.Devices.Any(d => devices.Contains(d.DeviceId))) is { } conflict)
+        {
+            await transaction.RollbackAsync(cancellationToken);
+            return conflict.Info;
+        }
+
+        await ExecuteAsync(
+            connection,
+            transaction,
+            $"INSERT INTO rollouts ({RolloutColumns}) VALUES (1, @id, @state, @created, @document)",
+            [("@id", rollout.Id), ("@state", rollout.State), ("@created", Ms(rollout.CreatedAt)), ("@document", RolloutJson(rollout))],
+            cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        return null;
+    }
+
+    public async Task<RolloutRecord?> GetRolloutAsync(string id, CancellationToken cancellationToken) =>
+        (await ReadAsync($"SELECT {RolloutColumns} FROM rollouts WHERE id = @id", [("@id", id)], ReadRollout, cancellationToken)).FirstOrDefault();
+
+    public async Task<IReadOnlyList<RolloutRecord>> ListRolloutsAsync(string? state, CancellationToken cancellationToken) =>
+        await ReadAsync(
+            $"SELECT {RolloutColumns} FROM rollouts {(state is null ? "" : "WHERE state = @state")} ORDER BY created_at DESC, id DESC",
+            state is null ? [] : [("@state", state)],
+            ReadRollout,
+            cancellationToken);
+
+    public async Task<bool> UpdateRolloutAsync(RolloutInfo rollout, long expectedRevision, CancellationToken cancellationToken) =>
+        await WriteAsync(
+            "UPDATE rollouts SET revision = revision + 1, state = @state, document = @document WHERE id = @id AND revision = @expected",
+            [("@state", rollout.State), ("@document", RolloutJson(rollout)), ("@id", rollout.Id), ("@expected", expectedRevision)],
+            cancellationToken) > 0;
+
     /// <summary>Runs a write on its own connection; SQLite overrides it to let one writer in at a time.</summary>
     protected virtual async Task<T> WithWriteAsync<T>(Func<DbConnection, Task<T>> write, CancellationToken cancellationToken)
     {
@@ -433,6 +490,11 @@ internal abstract class SqlFleetStore(SqlDialect dialect, TimeProvider timeProvi
 
     private static BundleRecord ReadBundle(DbDataReader r) =>
         new(r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3), r.GetInt64(4), r.GetString(5), r.GetString(6), FromMs(r.GetInt64(7)), r.GetString(8));
+
+    private static string RolloutJson(RolloutInfo rollout) => JsonSerializer.Serialize(rollout, FleetJsonContext.Default.RolloutInfo);
+
+    private static RolloutRecord ReadRollout(DbDataReader r) =>
+        new(r.GetInt64(0), JsonSerializer.Deserialize(r.GetString(4), FleetJsonContext.Default.RolloutInfo)!);
 
     private static TelemetryItem ReadTelemetryItem(DbDataReader r, int first) => new()
     {

@@ -28,6 +28,14 @@ public sealed class AuthorizationTests(PostgresFixture postgres)
         ("GET", "/api/v1/bundles", FleetRoles.Viewer),
         ("GET", "/api/v1/bundles/{name}", FleetRoles.Viewer),
         ("PUT", "/api/v1/bundles/{name}/channels/{channel}", FleetRoles.Operator),
+        ("POST", "/api/v1/rollouts", FleetRoles.Operator),
+        ("GET", "/api/v1/rollouts", FleetRoles.Viewer),
+        ("GET", "/api/v1/rollouts/{id}", FleetRoles.Viewer),
+        ("POST", "/api/v1/rollouts/{id}/pause", FleetRoles.Operator),
+        ("POST", "/api/v1/rollouts/{id}/resume", FleetRoles.Operator),
+        ("POST", "/api/v1/rollouts/{id}/abort", FleetRoles.Operator),
+        ("POST", "/api/v1/rollouts/{id}/rollback", FleetRoles.Operator),
+        ("POST", "/api/v1/rollouts/{id}/step", FleetRoles.Operator),
     ];
 
     /// <summary>Routes for a device credential or a viewer key (checked in Bundles/BundleRegistryTests).</summary>

@@ -91,6 +91,7 @@ public sealed class ServerProcessTests(PostgresFixture postgres)
             FleetRoutes.Devices + "/{id}/desired", FleetRoutes.Devices + "/{id}/revoke", FleetRoutes.Devices + "/{id}/telemetry",
             FleetRoutes.Keys, FleetRoutes.Keys + "/{id}", FleetRoutes.Audit, FleetRoutes.Health,
             BundleRoutes.Bundles, BundleRoutes.Bundles + "/{name}", BundleRoutes.Bundles + "/{name}/channels/{channel}", BundleRoutes.Artifacts + "/{sha256}",
+            RolloutRoutes.Rollouts, RolloutRoutes.Rollouts + "/{id}", .. new[] { "pause", "resume", "abort", "rollback", "step" }.Select(a => RolloutRoutes.Rollouts + "/{id}/" + a),
         ];
         Assert.Equal(expected.Order(), paths.EnumerateObject().Select(p => p.Name).Order());
         foreach (var path in paths.EnumerateObject())

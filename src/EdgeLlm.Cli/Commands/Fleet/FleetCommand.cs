@@ -20,6 +20,7 @@ internal static class FleetCommand
         cmd.Add(FleetKeyCommands.BuildKeys(connection));
         cmd.Add(FleetKeyCommands.BuildAudit(connection));
         cmd.Add(FleetLoadgenCommand.Build(connection));
+        cmd.Add(FleetRolloutCommands.Build(connection));
         return cmd;
     }
 }
