@@ -4,6 +4,7 @@ using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
 using EdgeLlm.Agent.Hosting;
+using EdgeLlm.Agent.Updates;
 using EdgeLlm.Contracts.Fleet;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -25,7 +26,7 @@ internal sealed class DesiredStateSync(
     IOptions<FleetOptions> options,
     TimeProvider time,
     ILogger<DesiredStateSync> logger,
-    Random? random = null) : AgentService
+    Random? random = null) : AgentService, IDesiredModel
 {
     public const string DesiredKey = "fleet_desired";
     public const string EtagKey = "fleet_desired_etag";
@@ -44,6 +45,11 @@ internal sealed class DesiredStateSync(
 
     /// <summary>The last desired state received (revision 0 before any).</summary>
     public DesiredState Desired => _desired;
+
+    public ArtifactRef? DesiredModel => _desired.Model;
+
+    /// <summary>The model update in progress and recent update failures, shown in the reported state; null without updates.</summary>
+    public IUpdateStatus? Updates { get; set; }
 
     public override Task StartAsync(CancellationToken cancellationToken)
     {
@@ -175,14 +181,14 @@ internal sealed class DesiredStateSync(
                 running is null ? "no model" : $"{running.Name} {running.Version}");
         }
 
-        var errors = requests.RecentErrors();
+        IReadOnlyList<string> errors = Updates is { } updates ? [.. updates.Errors.Concat(requests.RecentErrors()).Take(10)] : requests.RecentErrors();
         return new ReportedState
         {
             AppliedRevision = applied,
             Model = running,
             AgentVersion = status.Version,
             Health = status.Model is null || errors.Any(e => e.EndsWith(Contracts.Mqtt.ErrorCodes.Internal, StringComparison.Ordinal)) ? "degraded" : "ok",
-            State = status.State,
+            State = Updates?.InProgress ?? status.State,
             Errors = errors,
         };
     }

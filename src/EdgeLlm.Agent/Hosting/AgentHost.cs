@@ -132,6 +132,7 @@ internal static class AgentHost
         services.AddHostedService<SystemdNotifications>();
         builder.AddManuals();
         builder.AddFleetSync();
+        builder.AddUpdateCoordinator();
         return builder;
     }
 

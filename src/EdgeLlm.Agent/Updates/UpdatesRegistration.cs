@@ -25,6 +25,36 @@ internal static class UpdatesRegistration
         services.AddSingleton<ModelActivator>();
         services.AddSingleton<IRequestRecorder>(sp => sp.GetRequiredService<ModelActivator>());
         services.AddHostedService<SlotRecovery>();
+        services.AddOptionsWithValidateOnStart<UpdateOptions>().Bind(builder.Configuration.GetSection(UpdateOptions.Section));
+        services.AddSingleton<IValidateOptions<UpdateOptions>, UpdateOptionsValidator>();
+        services.AddSingleton<IValidateOptions<UpdateOptions>, UpdateOptionsRules>();
+        services.AddOptionsWithValidateOnStart<UpdateCoordinatorOptions>().Bind(builder.Configuration.GetSection(UpdateCoordinatorOptions.Section));
+        services.AddSingleton<IValidateOptions<UpdateCoordinatorOptions>, UpdateCoordinatorOptionsValidator>();
+        services.AddSingleton<IValidateOptions<UpdateCoordinatorOptions>, UpdateCoordinatorOptionsRules>();
+        return builder;
+    }
+
+    /// <summary>
+    /// The update coordinator (fleet desired state and import folder), the downloader it uses, and the reporter that sends
+    /// every update step to the fleet and the <c>events</c> topic. Register after the fleet sync and the MQTT connection:
+    /// it starts after them and stops before them.
+    /// </summary>
+    public static IHostApplicationBuilder AddUpdateCoordinator(this IHostApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        services.AddSingleton<IDesiredModel>(sp => sp.GetRequiredService<DesiredStateSync>());
+        services.AddSingleton<IDownloadProgress, DownloadProgressEvents>();
+        services.AddSingleton(sp => new Downloader(
+            sp.GetRequiredService<FleetLink>(),
+            sp.GetRequiredService<IOptions<UpdateOptions>>(),
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<ILogger<Downloader>>(),
+            sp.GetRequiredService<IDownloadProgress>()));
+        services.AddSingleton<IBundleFetcher, FleetBundleFetcher>();
+        services.AddSingleton<UpdateStateReporter>();
+        services.AddHostedService(sp => sp.GetRequiredService<UpdateStateReporter>());
+        services.AddSingleton<UpdateCoordinator>();
+        services.AddHostedService(sp => sp.GetRequiredService<UpdateCoordinator>());
         return builder;
     }
 }

@@ -2,11 +2,15 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using EdgeLlm.Agent.Hosting;
+using EdgeLlm.Agent.Updates;
 using EdgeLlm.Contracts.Bundles;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace EdgeLlm.Cli.Commands;
 
-/// <summary>`edgellm bundle create|inspect|verify`: signed `.edgebundle` files (format: <see cref="BundleFormat"/>).</summary>
+/// <summary>`edgellm bundle create|inspect|verify|import`: signed `.edgebundle` files (format: <see cref="BundleFormat"/>).</summary>
 internal static class BundleCommand
 {
     public static Command Build()
@@ -15,7 +19,56 @@ internal static class BundleCommand
         bundle.Add(BuildCreate());
         bundle.Add(BuildInspect());
         bundle.Add(BuildVerify());
+        bundle.Add(BuildImport());
         return bundle;
+    }
+
+    private static Command BuildImport()
+    {
+        var file = new Argument<string>("FILE") { Description = "The .edgebundle file (read only: a USB stick stays as it is)." };
+        var dataDir = CommonOptions.DataDir();
+        var config = CommonOptions.Config();
+        var trust = new Option<string[]>("--trust") { Description = "Trusted publisher public key (NAME.pub); repeatable. Default: Updates:TrustedKeys of the device configuration." };
+        var json = CommonOptions.Json();
+        var cmd = new Command("import", "Verify a model bundle and activate it on a stopped agent's data directory (air-gapped updates): the agent's own checks, smoke test and rollback. Exit 0 when active, 1 with the reason.")
+        {
+            file, dataDir, config, trust, json,
+        };
+        cmd.SetAction((parse, ct) => BundleCliOutput.RunAsync(parse, parse.GetValue(json), async () =>
+        {
+            var configuration = DevicePaths.Configuration(parse, config);
+            var agent = configuration.GetSection(AgentOptions.Section).Get<AgentOptions>() ?? new AgentOptions();
+            agent.DataDir = DevicePaths.DataDir(parse, dataDir, config);
+            var keys = parse.GetValue(trust) is { Length: > 0 } given
+                ? given
+                : configuration.GetSection($"{UpdateCoordinatorOptions.Section}:{nameof(UpdateCoordinatorOptions.TrustedKeys)}").Get<string[]>() ?? [];
+            if (keys.Length == 0)
+            {
+                throw new ArgumentException("no trusted publisher key: give --trust PUB or set Updates:TrustedKeys in the device configuration");
+            }
+
+            using var trusted = BundleTrust.Load(keys);
+            var output = parse.InvocationConfiguration.Output;
+            var progress = new StepWriter(parse.GetValue(json) ? null : output);
+            var result = await ImportOffline.RunAsync(parse.GetValue(file)!, agent, trusted, progress, NullLoggerFactory.Instance, ct).ConfigureAwait(false);
+            if (!result.Activated)
+            {
+                var code = result.State == UpdateStates.Refused ? "bundle_refused" : "activation_failed";
+                return BundleCliOutput.Fail(parse, parse.GetValue(json), code, $"{result.Name} {result.Version} not activated: {result.Text}", result.State, result.Reason);
+            }
+
+            if (parse.GetValue(json))
+            {
+                BundleCliOutput.WriteJson(parse, new { result.Name, result.Version, result.State, result.Reason, Slots = new ModelSlots(agent.DataDir).Describe() });
+            }
+            else
+            {
+                output.WriteLine($"{result.Name} {result.Version} is the active model of {agent.DataDir}; start the agent to serve it");
+            }
+
+            return 0;
+        }));
+        return cmd;
     }
 
     private static Command BuildCreate()
@@ -261,7 +314,11 @@ internal static class BundleCliOutput
         }));
     }
 
-    private static int Error(ParseResult parse, bool json, string code, string message, BundleRejectedException? rejected)
+    /// <summary>An import that did not activate: exit 1 with <c>{"error":{"code","state","reason","message"}}</c> in JSON.</summary>
+    public static int Fail(ParseResult parse, bool json, string code, string message, string state, string? reason) =>
+        Error(parse, json, code, message, rejected: null, (nameof(state), state), (nameof(reason), reason));
+
+    private static int Error(ParseResult parse, bool json, string code, string message, BundleRejectedException? rejected, params (string Name, string? Value)[] extra)
     {
         var error = parse.InvocationConfiguration.Error;
         if (!json)
@@ -278,6 +335,11 @@ internal static class BundleCliOutput
             {
                 w.WriteString("reason", rejected.Code);
                 w.WriteString("entry", rejected.Entry);
+            }
+
+            foreach (var (name, value) in extra)
+            {
+                w.WriteString(name, value);
             }
 
             w.WriteString("message", message);
@@ -298,4 +360,10 @@ internal static class BundleCliOutput
 
         return Encoding.UTF8.GetString(buffer.ToArray());
     }
+}
+
+/// <summary>Prints each update step of an import (<c>verifying</c>, <c>unpacking</c>, …) as it starts; silent with --json.</summary>
+internal sealed class StepWriter(TextWriter? output) : IActivationEvents
+{
+    public void Report(ActivationEvent e) => output?.WriteLine($"{e.Name} {e.Version}: {e.Text}");
 }

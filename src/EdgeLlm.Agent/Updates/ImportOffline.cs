@@ -1,0 +1,41 @@
+using EdgeLlm.Agent.Hosting;
+using EdgeLlm.Agent.Models;
+using EdgeLlm.Contracts.Bundles;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace EdgeLlm.Agent.Updates;
+
+/// <summary>
+/// <c>edgellm bundle import</c> for a stopped agent: the agent's own path (<see cref="ImportPipeline"/>, then
+/// <see cref="ModelActivator"/> with recovery first and probation 0, as nothing serves answers to judge the model by),
+/// over the data directory. The next agent start serves the new <c>models/active</c>.
+/// </summary>
+internal static class ImportOffline
+{
+    public static async Task<ImportResult> RunAsync(string bundlePath, AgentOptions agent, BundleTrust trust, IActivationEvents events, ILoggerFactory logs, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(agent);
+        ArgumentNullException.ThrowIfNull(logs);
+        if (!File.Exists(bundlePath))
+        {
+            throw new FileNotFoundException($"{bundlePath}: no such bundle file", bundlePath);
+        }
+
+        var time = TimeProvider.System;
+        var agentOptions = Options.Create(agent);
+        using var active = new ActiveModel(agentOptions, logs.CreateLogger<ActiveModel>(), time) { RetireGrace = TimeSpan.Zero };
+        using var activator = new ModelActivator(
+            active,
+            new AgentModelLoader(agentOptions, logs.CreateLogger<AgentModelLoader>()),
+            events,
+            agentOptions,
+            Options.Create(new ModelUpdateOptions { ProbationAnswers = 0 }),
+            time,
+            logs.CreateLogger<ModelActivator>());
+        activator.Recover();
+        var sha = await ImportPipeline.HashFileAsync(bundlePath, cancellationToken).ConfigureAwait(false);
+        return await new ImportPipeline(trust, activator, events, agent.DataDir, time)
+            .InstallAsync(bundlePath, sha, null, DeviceResources.Local(agent.DataDir), cancellationToken).ConfigureAwait(false);
+    }
+}
