@@ -14,8 +14,8 @@ namespace EdgeLlm.Agent.Fleet;
 /// <summary>
 /// Polls the desired state (with If-None-Match, so an unchanged state costs a 304), keeps the last one in agent.db (it
 /// still counts after a restart without a link), applies its query-log policy, and reports what the device runs. Models
-/// and adapters are not installed here (that arrives with bundles): a different desired model is stored, reported as
-/// not applied, and logged once per revision.
+/// and adapters are installed by the update coordinator (<see cref="IDesiredModel"/>); until they run, the revision is
+/// reported as not applied and the difference logged once per revision.
 /// </summary>
 internal sealed class DesiredStateSync(
     Outbox outbox,
@@ -47,6 +47,8 @@ internal sealed class DesiredStateSync(
     public DesiredState Desired => _desired;
 
     public ArtifactRef? DesiredModel => _desired.Model;
+
+    public ArtifactRef? DesiredAdapter => _desired.Adapters.Count > 0 ? _desired.Adapters[0] : null;
 
     /// <summary>The model update in progress and recent update failures, shown in the reported state; null without updates.</summary>
     public IUpdateStatus? Updates { get; set; }
@@ -167,7 +169,9 @@ internal sealed class DesiredStateSync(
         var status = probe.Status();
         var running = status.Model is { } m ? new ArtifactRef { Name = m.Id, Version = m.Version } : null;
         var desired = _desired;
-        var matches = desired.Adapters.Count == 0 && (desired.Model is null || (running is not null && desired.Model.Name == running.Name && desired.Model.Version == running.Version));
+        var adapter = Updates?.Adapter;
+        var adapterMatches = DesiredAdapter is not { } wanted || (adapter is not null && adapter.Name == wanted.Name && adapter.Version == wanted.Version);
+        var matches = adapterMatches && (desired.Model is null || (running is not null && desired.Model.Name == running.Name && desired.Model.Version == running.Version));
         var applied = long.TryParse(outbox.GetState(AppliedKey), NumberStyles.None, CultureInfo.InvariantCulture, out var a) ? a : 0;
         if (matches && desired.Revision > applied)
         {
@@ -186,6 +190,7 @@ internal sealed class DesiredStateSync(
         {
             AppliedRevision = applied,
             Model = running,
+            Adapters = adapter is null ? [] : [adapter],
             AgentVersion = status.Version,
             Health = status.Model is null || errors.Any(e => e.EndsWith(Contracts.Mqtt.ErrorCodes.Internal, StringComparison.Ordinal)) ? "degraded" : "ok",
             State = Updates?.InProgress ?? status.State,

@@ -26,6 +26,10 @@ internal sealed class EmbeddedBroker(IOptions<BrokerOptions> options, ILogger<Em
 
     private MqttServer? _server;
 
+    // At most 2 s of draining at stop.
+    private const int DrainPolls = 40;
+    private const int DrainPollMs = 50;
+
     /// <summary>The agent's own password on this broker.</summary>
     public string AgentPassword { get; } = Convert.ToHexString(RandomNumberGenerator.GetBytes(24));
 
@@ -68,7 +72,26 @@ internal sealed class EmbeddedBroker(IOptions<BrokerOptions> options, ILogger<Em
     {
         if (_server is not null)
         {
+            await DrainAsync(_server, cancellationToken).ConfigureAwait(false);
             await _server.StopAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Gives the messages already accepted (above all the agent's own <c>offline</c> status, published just before) a
+    /// bounded moment to reach their subscribers: stopping the server at once would drop them with the connections.
+    /// </summary>
+    private static async Task DrainAsync(MqttServer server, CancellationToken cancellationToken)
+    {
+        for (var i = 0; i < DrainPolls; i++)
+        {
+            var sessions = await server.GetSessionsAsync().ConfigureAwait(false);
+            if (sessions.All(s => s.PendingApplicationMessagesCount == 0))
+            {
+                return;
+            }
+
+            await Task.Delay(DrainPollMs, cancellationToken).ConfigureAwait(false);
         }
     }
 

@@ -27,7 +27,8 @@ internal sealed class QueryPipeline(
     IEnumerable<IContextSource> sources,
     IOptions<AgentOptions> options,
     TimeProvider time,
-    IRetrievalAnswerer? retrieval = null)
+    IRetrievalAnswerer? retrieval = null,
+    Updates.ActiveAdapter? adapters = null)
 {
     private static readonly ModelRef NoModel = new() { Id = AgentOptions.NoModel, Version = AgentOptions.NoModel };
     private readonly IContextSource[] _sources = sources.ToArray();
@@ -58,7 +59,8 @@ internal sealed class QueryPipeline(
         }
 
         var model = lease.Model;
-        var request = BuildRequest(model, query, context);
+        var adapter = adapters?.For(model);
+        var request = BuildRequest(model, query, context, adapter);
         TextCompletion? done = null;
         var stream = model.StreamAsync(request, time, cancellationToken).WithCancellation(cancellationToken).ConfigureAwait(false);
         await using var e = stream.GetAsyncEnumerator();
@@ -108,7 +110,7 @@ internal sealed class QueryPipeline(
                 TokensPerS = Math.Round(done.TokensPerSecond, 2),
                 TotalMs = Math.Round(time.GetElapsedTime(start).TotalMilliseconds, 3),
             },
-            lease.Ref,
+            adapter is null ? lease.Ref : lease.Ref with { Adapter = adapter },
             done.FinishReason == FinishReason.Stop ? "stop" : "length"));
     }
 
@@ -124,7 +126,7 @@ internal sealed class QueryPipeline(
     }
 
     /// <summary>The prompt: system prompt with the context, the history, the question; refused as too_long when it leaves no room.</summary>
-    internal TextRequest BuildRequest(LocalModel model, QueryContext query, ContextContribution context)
+    internal TextRequest BuildRequest(LocalModel model, QueryContext query, ContextContribution context, string? adapter = null)
     {
         var o = options.Value;
         var system = context.Passages.Count == 0
@@ -159,6 +161,7 @@ internal sealed class QueryPipeline(
                 MaxNewTokens = maxTokens,
                 DoSample = temperature > 0,
                 Temperature = temperature > 0 ? temperature : null,
+                Adapter = adapter,
             },
         };
     }

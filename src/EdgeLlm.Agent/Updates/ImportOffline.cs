@@ -9,7 +9,8 @@ namespace EdgeLlm.Agent.Updates;
 /// <summary>
 /// <c>edgellm bundle import</c> for a stopped agent: the agent's own path (<see cref="ImportPipeline"/>, then
 /// <see cref="ModelActivator"/> with recovery first and probation 0, as nothing serves answers to judge the model by),
-/// over the data directory. The next agent start serves the new <c>models/active</c>.
+/// over the data directory. The next agent start serves the new <c>models/active</c>. An adapter bundle is loaded onto
+/// the installed model and smoke-tested with it; the next start applies it to answers.
 /// </summary>
 internal static class ImportOffline
 {
@@ -34,8 +35,17 @@ internal static class ImportOffline
             time,
             logs.CreateLogger<ModelActivator>());
         activator.Recover();
+        var header = await BundleReader.InspectAsync(bundlePath, null, cancellationToken).ConfigureAwait(false);
+        if (header.Manifest.Kind == BundleKind.Adapter)
+        {
+            // An adapter is loaded onto, and smoke-tested with, the model the agent will serve.
+            await active.StartingAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        var adapters = new ActiveAdapter(agentOptions, logs.CreateLogger<ActiveAdapter>());
+        using var adapterInstaller = new AdapterInstaller(active, adapters, events, time, logs.CreateLogger<AdapterInstaller>());
         var sha = await ImportPipeline.HashFileAsync(bundlePath, cancellationToken).ConfigureAwait(false);
-        return await new ImportPipeline(trust, activator, events, agent.DataDir, time)
+        return await new ImportPipeline(trust, activator, [adapterInstaller], events, agent.DataDir, time)
             .InstallAsync(bundlePath, sha, null, DeviceResources.Local(agent.DataDir), cancellationToken).ConfigureAwait(false);
     }
 }

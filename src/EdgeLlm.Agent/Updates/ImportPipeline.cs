@@ -29,7 +29,7 @@ internal static class UpdateStates
 /// <summary>Refusal codes of the checks made here, beside <see cref="BundleRejectedException.Code"/>'s.</summary>
 internal static class ImportRefusals
 {
-    public const string NotAModel = "not_a_model";
+    public const string UnsupportedKind = "unsupported_kind";
     public const string NotDesired = "not_desired";
     public const string InsufficientMemory = "insufficient_memory";
     public const string InsufficientDisk = "insufficient_disk";
@@ -96,15 +96,17 @@ internal sealed record ImportResult(string Name, string Version, string State, s
 }
 
 /// <summary>
-/// The one path a model bundle takes onto the device, whether the fleet named it, it came from the import folder or
+/// The one path a bundle takes onto the device, whether the fleet named it, it came from the import folder or
 /// <c>edgellm bundle import</c> was run: <c>verifying</c> (the header is read and the runtime needs checked before anything
 /// is written), unpack with <see cref="BundleReader"/> into <c>staging/{sha256}/</c> (every signature, size and hash checked
-/// on the way), the verified manifest checked against the expected name and version, then
-/// <see cref="ModelActivator.ActivateAsync"/>. A refusal is reported as <c>refused: code: why</c> and leaves nothing behind
-/// in staging; the model that served before keeps serving.
+/// on the way), the verified manifest checked against the expected name and version, then by kind: a model to
+/// <see cref="ModelActivator.ActivateAsync"/>, adapters and manuals to their <see cref="IBundleInstaller"/>. A refusal is
+/// reported as <c>refused: code: why</c> and leaves nothing behind in staging; what served before keeps serving.
 /// </summary>
-internal sealed class ImportPipeline(BundleTrust trust, ModelActivator activator, IActivationEvents events, string dataDir, TimeProvider time)
+internal sealed class ImportPipeline(BundleTrust trust, ModelActivator activator, IEnumerable<IBundleInstaller> installers, IActivationEvents events, string dataDir, TimeProvider time)
 {
+    private readonly IBundleInstaller[] _installers = [.. installers];
+
     /// <summary>The SHA-256 (lowercase hex) of a file, streamed.</summary>
     public static async Task<string> HashFileAsync(string path, CancellationToken cancellationToken)
     {
@@ -147,7 +149,9 @@ internal sealed class ImportPipeline(BundleTrust trust, ModelActivator activator
                 return Refuse(name, version, late);
             }
 
-            var result = await activator.ActivateAsync(ModelCandidate.FromManifest(staging, verified.Manifest), cancellationToken).ConfigureAwait(false);
+            var result = verified.Manifest.Kind == BundleKind.Model
+                ? await activator.ActivateAsync(ModelCandidate.FromManifest(staging, verified.Manifest), cancellationToken).ConfigureAwait(false)
+                : await InstallerOf(verified.Manifest.Kind)!.InstallAsync(staging, verified.Manifest, cancellationToken).ConfigureAwait(false);
             return new ImportResult(name, version, result.State, result.Reason);
         }
         catch (BundleRejectedException ex)
@@ -164,11 +168,13 @@ internal sealed class ImportPipeline(BundleTrust trust, ModelActivator activator
         }
     }
 
-    private static string? Check(BundleManifest manifest, ArtifactRef? expected, DeviceResources device)
+    private IBundleInstaller? InstallerOf(BundleKind kind) => Array.Find(_installers, i => i.Kind == kind);
+
+    private string? Check(BundleManifest manifest, ArtifactRef? expected, DeviceResources device)
     {
-        if (manifest.Kind != BundleKind.Model)
+        if (manifest.Kind != BundleKind.Model && InstallerOf(manifest.Kind) is null)
         {
-            return $"{ImportRefusals.NotAModel}: {manifest.Name} {manifest.Version} is a {manifest.Kind.ToString().ToLowerInvariant()} bundle; only model bundles are activated here";
+            return $"{ImportRefusals.UnsupportedKind}: {manifest.Name} {manifest.Version} is a {manifest.Kind.ToString().ToLowerInvariant()} bundle, which this agent does not install";
         }
 
         if (expected is not null && (manifest.Name != expected.Name || manifest.Version != expected.Version))

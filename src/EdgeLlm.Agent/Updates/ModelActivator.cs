@@ -194,7 +194,7 @@ internal sealed class ModelActivator(
                 string? failure;
                 try
                 {
-                    failure = await SmokeTest.RunAsync(loaded, candidate.SmokeTest, time, cancellationToken).ConfigureAwait(false);
+                    failure = await SmokeTest.RunAsync(loaded, candidate.SmokeTest, time, adapter: null, cancellationToken).ConfigureAwait(false);
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException)
                 {

@@ -133,16 +133,7 @@ internal sealed class ModelSlots
 
     public void WriteState(SlotState state)
     {
-        Directory.CreateDirectory(Root);
-        var path = Path.Combine(Root, StateFile);
-        var temp = path + ".tmp-" + RandomSuffix();
-        using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write))
-        {
-            JsonSerializer.Serialize(stream, state, SlotJsonContext.Default.SlotState);
-            stream.Flush(flushToDisk: true);
-        }
-
-        File.Move(temp, path, overwrite: true);
+        DurableFile.Replace(Path.Combine(Root, StateFile), stream => JsonSerializer.Serialize(stream, state, SlotJsonContext.Default.SlotState));
     }
 
     /// <summary>The slot a link names, or null when the link is missing, is not a link, or names no <c>NAME/VERSION</c>.</summary>
@@ -223,5 +214,25 @@ internal sealed class ModelSlots
         }
     }
 
-    private static string RandomSuffix() => Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6));
+    private static string RandomSuffix() => DurableFile.RandomSuffix();
+}
+
+/// <summary>Small state files replaced whole: written to <c>NAME.tmp-RANDOM</c>, flushed to disk, renamed over the old one.</summary>
+internal static class DurableFile
+{
+    public static void Replace(string path, Action<Stream> write)
+    {
+        ArgumentNullException.ThrowIfNull(write);
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        var temp = path + ".tmp-" + RandomSuffix();
+        using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write))
+        {
+            write(stream);
+            stream.Flush(flushToDisk: true);
+        }
+
+        File.Move(temp, path, overwrite: true);
+    }
+
+    public static string RandomSuffix() => Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6));
 }

@@ -15,7 +15,7 @@ namespace EdgeLlm.Agent.Updates;
 internal static class SmokeTest
 {
     /// <summary>Null when the model passes, else why it failed (one line, for <c>smoke_test_failed: …</c>).</summary>
-    public static async Task<string?> RunAsync(LocalModel model, BundleSmokeTest? test, TimeProvider time, CancellationToken cancellationToken)
+    public static async Task<string?> RunAsync(LocalModel model, BundleSmokeTest? test, TimeProvider time, string? adapter, CancellationToken cancellationToken)
     {
         if (test is null || test.Prompts.Count == 0)
         {
@@ -38,7 +38,7 @@ internal static class SmokeTest
                     return $"prompt {i + 1} is {ids.Length} tokens, more than the model's context of {model.Model.Config.ContextLength}";
                 }
 
-                var request = new TextRequest { PromptIds = ids, Options = new GenerationOptions { MaxNewTokens = Math.Min(prompt.MaxTokens, room), DoSample = false } };
+                var request = new TextRequest { PromptIds = ids, Options = new GenerationOptions { MaxNewTokens = Math.Min(prompt.MaxTokens, room), DoSample = false, Adapter = adapter } };
                 done = await CompleteAsync(model, request, time, linked.Token).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)

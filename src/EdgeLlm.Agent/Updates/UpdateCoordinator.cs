@@ -38,10 +38,13 @@ internal sealed class UpdateCoordinatorOptionsRules : IValidateOptions<UpdateCoo
     }
 }
 
-/// <summary>The model the fleet wants the device to run (the seam unit tests replace; the agent's is <see cref="DesiredStateSync"/>).</summary>
+/// <summary>The model and adapter the fleet wants the device to run (the seam unit tests replace; the agent's is <see cref="DesiredStateSync"/>).</summary>
 internal interface IDesiredModel
 {
     ArtifactRef? DesiredModel { get; }
+
+    /// <summary>The adapter to apply to answers (the first of the desired state's adapters), or null.</summary>
+    ArtifactRef? DesiredAdapter => null;
 }
 
 /// <summary>Brings a bundle named by its SHA-256 into the device's staging folder; returns its path.</summary>
@@ -70,11 +73,13 @@ internal sealed class UpdateCoordinator : AgentService
 {
     public const string ImportedKey = "updates_imported";
     public const string RefusedKey = "updates_refused";
+    public const string RefusedAdapterKey = "updates_refused_adapter";
     private const int RememberImports = 200;
 
     private readonly IDesiredModel _desired;
     private readonly IBundleFetcher _fetcher;
     private readonly ModelActivator _activator;
+    private readonly ActiveAdapter? _adapters;
     private readonly IActivationEvents _events;
     private readonly Outbox _state;
     private readonly Func<DeviceResources> _resources;
@@ -90,6 +95,8 @@ internal sealed class UpdateCoordinator : AgentService
         IDesiredModel desired,
         IBundleFetcher fetcher,
         ModelActivator activator,
+        IEnumerable<IBundleInstaller> installers,
+        ActiveAdapter adapters,
         IActivationEvents events,
         Outbox state,
         IDeviceProbe probe,
@@ -97,7 +104,7 @@ internal sealed class UpdateCoordinator : AgentService
         IOptions<AgentOptions> agent,
         TimeProvider time,
         ILogger<UpdateCoordinator> logger)
-        : this(desired, fetcher, activator, events, state, () => DeviceResources.Of(probe), options.Value, agent.Value.DataDir, time, logger)
+        : this(desired, fetcher, activator, events, state, () => DeviceResources.Of(probe), options.Value, agent.Value.DataDir, time, logger, installers, adapters)
     {
     }
 
@@ -111,12 +118,14 @@ internal sealed class UpdateCoordinator : AgentService
         UpdateCoordinatorOptions options,
         string dataDir,
         TimeProvider time,
-        ILogger<UpdateCoordinator> logger)
+        ILogger<UpdateCoordinator> logger,
+        IEnumerable<IBundleInstaller>? installers = null,
+        ActiveAdapter? adapters = null)
     {
-        (_desired, _fetcher, _activator, _events, _state, _resources, _options, _dataDir, _time, _logger) =
-            (desired, fetcher, activator, events, state, resources, options, dataDir, time, logger);
+        (_desired, _fetcher, _activator, _events, _state, _resources, _options, _dataDir, _time, _logger, _adapters) =
+            (desired, fetcher, activator, events, state, resources, options, dataDir, time, logger, adapters);
         _trust = BundleTrust.Load(options.TrustedKeys);
-        _pipeline = new ImportPipeline(_trust, activator, events, dataDir, time);
+        _pipeline = new ImportPipeline(_trust, activator, installers ?? [], events, dataDir, time);
     }
 
     protected override async Task RunAsync(CancellationToken stoppingToken)
@@ -128,13 +137,20 @@ internal sealed class UpdateCoordinator : AgentService
         }
     }
 
-    /// <summary>One look at the desired state, then at the import folder; returns what was installed (for tests and logs).</summary>
+    /// <summary>One look at the desired state (the model first, then the adapter for it), then at the import folder; returns what was installed (for tests and logs).</summary>
     public async Task<IReadOnlyList<ImportResult>> StepAsync(CancellationToken cancellationToken)
     {
         var results = new List<ImportResult>();
-        if (await FromFleetAsync(cancellationToken).ConfigureAwait(false) is { } fleet)
+        if (_desired.DesiredModel is { Sha256: { } sha } want && WantedModel(want, sha)
+            && await FromFleetAsync(want, sha, RefusedKey, cancellationToken).ConfigureAwait(false) is { } fleet)
         {
             results.Add(fleet);
+        }
+
+        if (_desired.DesiredAdapter is { Sha256: { } adapterSha } adapter && WantedAdapter(adapter, adapterSha)
+            && await FromFleetAsync(adapter, adapterSha, RefusedAdapterKey, cancellationToken).ConfigureAwait(false) is { } installed)
+        {
+            results.Add(installed);
         }
 
         results.AddRange(await FromImportFolderAsync(cancellationToken).ConfigureAwait(false));
@@ -147,13 +163,8 @@ internal sealed class UpdateCoordinator : AgentService
         base.Dispose();
     }
 
-    private async Task<ImportResult?> FromFleetAsync(CancellationToken cancellationToken)
+    private async Task<ImportResult?> FromFleetAsync(ArtifactRef want, string sha, string refusedKey, CancellationToken cancellationToken)
     {
-        if (_desired.DesiredModel is not { Sha256: { } sha } want || !Wanted(want, sha))
-        {
-            return null;
-        }
-
         string path;
         try
         {
@@ -168,9 +179,10 @@ internal sealed class UpdateCoordinator : AgentService
         }
 
         var result = await _pipeline.InstallAsync(path, sha, want, _resources(), cancellationToken).ConfigureAwait(false);
-        if (result.State == UpdateStates.Refused)
+        if (result.State == UpdateStates.Refused && result.Reason?.StartsWith(AdapterRefusals.NoBaseModel, StringComparison.Ordinal) != true)
         {
-            _state.SetState(RefusedKey, sha);
+            // Never fetched again; an adapter waiting for its base model is tried again once one serves.
+            _state.SetState(refusedKey, sha);
         }
 
         // The downloaded copy has served its purpose: the slot holds the model now, or it was refused.
@@ -179,11 +191,34 @@ internal sealed class UpdateCoordinator : AgentService
         return result;
     }
 
-    private bool Wanted(ArtifactRef want, string sha)
+    private bool WantedModel(ArtifactRef want, string sha)
     {
         var slot = new SlotRef(want.Name, want.Version);
         var state = _activator.Slots.ReadState();
         return state.Active != slot && state.Pending?.Slot != slot && state.LastFailure?.Slot != slot && _state.GetState(RefusedKey) != sha;
+    }
+
+    private bool WantedAdapter(ArtifactRef want, string sha)
+    {
+        if (_adapters is null)
+        {
+            return false;
+        }
+
+        AdapterState state;
+        try
+        {
+            state = _adapters.Slots.ReadState();
+        }
+        catch (InvalidDataException)
+        {
+            state = new AdapterState();
+        }
+
+        var slot = new SlotRef(want.Name, want.Version);
+        var current = _adapters.Current;
+        return (current is null || current.Name != want.Name || current.Version != want.Version)
+            && state.LastFailure?.Slot != slot && _state.GetState(RefusedAdapterKey) != sha;
     }
 
     private async Task<IReadOnlyList<ImportResult>> FromImportFolderAsync(CancellationToken cancellationToken)

@@ -4,6 +4,7 @@ using System.Text.Json.Serialization;
 using EdgeLlm.Agent.Fleet;
 using EdgeLlm.Agent.Hosting;
 using EdgeLlm.Agent.Mqtt;
+using EdgeLlm.Contracts.Fleet;
 using EdgeLlm.Contracts.Mqtt;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -42,23 +43,29 @@ internal interface IUpdateStatus
     string? InProgress { get; }
 
     IReadOnlyList<string> Errors { get; }
+
+    /// <summary>The adapter applied to answers, or null.</summary>
+    ArtifactRef? Adapter => null;
 }
 
-/// <summary>Download progress as update events (<c>downloading 43%</c>), named after the desired model.</summary>
+/// <summary>Download progress as update events (<c>downloading 43%</c>), named after the desired model or adapter being fetched.</summary>
 internal sealed class DownloadProgressEvents(IActivationEvents events, IDesiredModel desired, TimeProvider time) : IDownloadProgress
 {
     public void Report(DownloadProgress progress)
     {
-        var want = desired.DesiredModel;
+        var want = Named(progress.Sha256);
         events.Report(new ActivationEvent(want?.Name ?? progress.Sha256, want?.Version ?? "", progress.State, null, time.GetUtcNow()));
     }
 
     public void Waiting(string sha256, TimeSpan wait)
     {
-        var want = desired.DesiredModel;
+        var want = Named(sha256);
         events.Report(new ActivationEvent(want?.Name ?? sha256, want?.Version ?? "", UpdateStates.Downloading,
             string.Create(CultureInfo.InvariantCulture, $"waiting {wait.TotalMinutes:0} min for the maintenance window"), time.GetUtcNow()));
     }
+
+    private ArtifactRef? Named(string sha256) =>
+        desired.DesiredAdapter is { } adapter && adapter.Sha256 == sha256 ? adapter : desired.DesiredModel;
 }
 
 /// <summary>
@@ -79,11 +86,13 @@ internal sealed class UpdateStateReporter : IUpdateStatus, IHostedService
     private readonly Lock _gate = new();
     private readonly List<string> _errors = [];
     private string? _inProgress;
+    private ActiveAdapter? _adapters;
 
-    public UpdateStateReporter(ActivationEventLog log, Outbox outbox, DesiredStateSync sync, MqttConnection mqtt, IOptions<AgentOptions> agent, ILogger<UpdateStateReporter> logger)
+    public UpdateStateReporter(ActivationEventLog log, Outbox outbox, DesiredStateSync sync, MqttConnection mqtt, ActiveAdapter adapters, IOptions<AgentOptions> agent, ILogger<UpdateStateReporter> logger)
         : this(log, outbox, mqtt, agent.Value.DeviceId, logger)
     {
         ArgumentNullException.ThrowIfNull(sync);
+        _adapters = adapters;
         sync.Updates = this;
     }
 
@@ -94,6 +103,8 @@ internal sealed class UpdateStateReporter : IUpdateStatus, IHostedService
     }
 
     public string? InProgress => Volatile.Read(ref _inProgress);
+
+    public ArtifactRef? Adapter => _adapters?.Current is { } a ? new ArtifactRef { Name = a.Name, Version = a.Version } : null;
 
     public IReadOnlyList<string> Errors
     {

@@ -11,7 +11,7 @@ internal static class UpdatesRegistration
 {
     /// <summary>
     /// Model updates: <c>Updates</c> options, the loader seam, the event log, the activator (also a request recorder, for
-    /// probation) and the start-up recovery of an interrupted activation. Register before the <c>ActiveModel</c>: hosted
+    /// probation), the adapter installer and the adapter answers use, and the start-up recovery of an interrupted activation. Register before the <c>ActiveModel</c>: hosted
     /// services start in registration order, and recovery must fix <c>models/active</c> before the model is loaded.
     /// </summary>
     public static IHostApplicationBuilder AddModelUpdates(this IHostApplicationBuilder builder)
@@ -24,6 +24,9 @@ internal static class UpdatesRegistration
         services.TryAddSingleton<IActivationEvents>(sp => sp.GetRequiredService<ActivationEventLog>());
         services.AddSingleton<ModelActivator>();
         services.AddSingleton<IRequestRecorder>(sp => sp.GetRequiredService<ModelActivator>());
+        services.AddSingleton<ActiveAdapter>();
+        services.AddSingleton<AdapterInstaller>();
+        services.AddSingleton<IBundleInstaller>(sp => sp.GetRequiredService<AdapterInstaller>());
         services.AddHostedService<SlotRecovery>();
         services.AddOptionsWithValidateOnStart<UpdateOptions>().Bind(builder.Configuration.GetSection(UpdateOptions.Section));
         services.AddSingleton<IValidateOptions<UpdateOptions>, UpdateOptionsValidator>();

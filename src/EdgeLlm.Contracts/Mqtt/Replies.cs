@@ -125,6 +125,10 @@ public sealed record ModelRef
 
     /// <summary>The model's version, or <c>synthesized</c> for random test weights.</summary>
     public required string Version { get; init; }
+
+    /// <summary>The LoRA adapter applied to the answer as <c>NAME@VERSION</c> (from an adapter bundle); absent without one.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? Adapter { get; init; }
 }
 
 /// <summary>The device's retained status on <see cref="MqttTopics.Status"/>.</summary>

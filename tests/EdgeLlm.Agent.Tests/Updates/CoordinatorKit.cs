@@ -2,6 +2,7 @@ using EdgeLlm.Agent.Fleet;
 using EdgeLlm.Agent.Updates;
 using EdgeLlm.Contracts.Bundles;
 using EdgeLlm.Contracts.Fleet;
+using EdgeLlm.Runtime.Synthesis;
 using EdgeLlm.Runtime.Tests;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -11,6 +12,8 @@ namespace EdgeLlm.Agent.Tests.Updates;
 internal sealed class FixedDesired : IDesiredModel
 {
     public ArtifactRef? DesiredModel { get; set; }
+
+    public ArtifactRef? DesiredAdapter { get; set; }
 }
 
 /// <summary>"Downloads" by copying a local bundle into staging, as the downloader leaves it; counts fetches.</summary>
@@ -41,20 +44,26 @@ internal sealed class CoordinatorKit : IDisposable
     private readonly TempDir _files = TestPaths.NewTempDir();
     private readonly List<IDisposable> _owned = [];
 
-    public CoordinatorKit(string? importFolder = null)
+    public CoordinatorKit(string? importFolder = null, int loraRank = 0)
     {
+        Slots = new SlotKit(loraRank: loraRank);
+        Adapters = new ActiveAdapter(Microsoft.Extensions.Options.Options.Create(Slots.Agent), NullLogger<ActiveAdapter>.Instance);
+        AdapterInstaller = new AdapterInstaller(Slots.Active, Adapters, Slots.Events, TimeProvider.System, NullLogger<AdapterInstaller>.Instance);
         var pub = Path.Combine(_files.Path, "publisher.pub");
         File.WriteAllText(pub, Key.ExportPublicKeyPem());
         Outbox = new Outbox(Path.Combine(Slots.DataDir, "agent.db"), 10_000_000, TimeProvider.System);
         Fetcher = new CopyFetcher(Slots.DataDir);
         var options = new UpdateCoordinatorOptions { ImportFolder = importFolder };
         options.TrustedKeys.Add(pub);
-        Coordinator = new UpdateCoordinator(Desired, Fetcher, Slots.Activator, Slots.Events, Outbox, () => Resources, options, Slots.DataDir, TimeProvider.System,
-            NullLogger<UpdateCoordinator>.Instance);
-        _owned.AddRange([Coordinator, Outbox, Key, OtherKey, Slots]);
+        Options = options;
+        Coordinator = NewCoordinator();
+        _owned.AddRange([Coordinator, AdapterInstaller, Outbox, Key, OtherKey, Slots]);
     }
 
-    public SlotKit Slots { get; } = new();
+    public SlotKit Slots { get; }
+    public ActiveAdapter Adapters { get; }
+    public AdapterInstaller AdapterInstaller { get; }
+    public UpdateCoordinatorOptions Options { get; }
     public BundleSigningKey Key { get; } = BundleSigningKey.Generate();
     public BundleSigningKey OtherKey { get; } = BundleSigningKey.Generate();
     public FixedDesired Desired { get; } = new();
@@ -81,6 +90,44 @@ internal sealed class CoordinatorKit : IDisposable
             await BundleWriter.CreateAsync(options, model, key ?? Key, file, TimeProvider.System, CancellationToken.None);
         }
 
+        return (path, await ImportPipeline.HashFileAsync(path, CancellationToken.None));
+    }
+
+    /// <summary>A coordinator over the kit's device (a restart of the coordinator when the kit's one exists).</summary>
+    public UpdateCoordinator NewCoordinator() =>
+        new(Desired, Fetcher, Slots.Activator, Slots.Events, Outbox, () => Resources, Options, Slots.DataDir, TimeProvider.System,
+            NullLogger<UpdateCoordinator>.Instance, [AdapterInstaller], Adapters);
+
+    /// <summary>
+    /// Writes a signed adapter bundle: a random LoRA adapter for the kit's base model (<paramref name="fitsFolder"/>: synthesized
+    /// against that model folder instead), or <paramref name="files"/> as the payload when given.
+    /// </summary>
+    public async Task<(string Path, string Sha256)> AdapterBundleAsync(string name, string version, BundleSmokeTest? smoke = null, int seed = 7,
+        string? fitsFolder = null, IReadOnlyDictionary<string, string>? files = null)
+    {
+        var payload = Path.Combine(_files.Path, $"adapter-{name}-{version}-{seed}");
+        Directory.CreateDirectory(payload);
+        if (files is null)
+        {
+            AdapterSynthesizer.Synthesize(fitsFolder ?? Slots.Slots.PathOf(SlotKit.Base), Path.Combine(payload, name + ".onnx_adapter"), seed);
+        }
+        else
+        {
+            foreach (var (name2, text) in files)
+            {
+                File.WriteAllText(Path.Combine(payload, name2), text);
+            }
+        }
+
+        var path = Path.Combine(_files.Path, $"{name}-{version}-{seed}{Downloader.BundleExtension}");
+        var options = new BundleCreateOptions { Kind = BundleKind.Adapter, Name = name, Version = version, SmokeTest = smoke ?? SlotKit.Passing() };
+        var file = File.Create(path);
+        await using (file)
+        {
+            await BundleWriter.CreateAsync(options, payload, Key, file, TimeProvider.System, CancellationToken.None);
+        }
+
+        Fetcher.Sources[await ImportPipeline.HashFileAsync(path, CancellationToken.None)] = path;
         return (path, await ImportPipeline.HashFileAsync(path, CancellationToken.None));
     }
 

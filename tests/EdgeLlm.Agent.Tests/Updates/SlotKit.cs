@@ -58,14 +58,14 @@ internal sealed class SlotKit : IDisposable
     private readonly List<IDisposable> _owned = [];
     private int _staged;
 
-    public SlotKit(int probationAnswers = 0, bool installBase = true)
+    public SlotKit(int probationAnswers = 0, bool installBase = true, int loraRank = 0)
     {
         Agent = new AgentOptions { DataDir = _dir.Path, AllowSynthesizedModel = true, MaxTokens = 16 };
         Update = new ModelUpdateOptions { ProbationAnswers = probationAnswers };
         Slots = new ModelSlots(_dir.Path);
         if (installBase)
         {
-            Synthesize(Slots.PathOf(Base), seed: 1);
+            Synthesize(Slots.PathOf(Base), seed: 1, loraRank);
             Slots.SetLink(ModelSlots.ActiveLink, Base);
             Slots.WriteState(new SlotState { Active = Base });
         }
@@ -83,8 +83,9 @@ internal sealed class SlotKit : IDisposable
 
     public string DataDir => _dir.Path;
 
-    public static void Synthesize(string folder, int seed) =>
-        ModelSynthesizer.Synthesize(new SynthesisOptions("qwen2", "tiny", "int4", folder, seed));
+    /// <summary>A tiny qwen2 int4 model; with <paramref name="loraRank"/> &gt; 0 it has the LoRA inputs adapters replace.</summary>
+    public static void Synthesize(string folder, int seed, int loraRank = 0) =>
+        ModelSynthesizer.Synthesize(new SynthesisOptions("qwen2", "tiny", "int4", folder, seed, loraRank));
 
     /// <summary>A smoke test that any model passes.</summary>
     public static BundleSmokeTest Passing() => new() { Prompts = [new BundleSmokePrompt { Prompt = "Say OK", MaxTokens = 4 }], TimeoutSeconds = 60 };
