@@ -8,7 +8,7 @@ using Microsoft.Net.Http.Headers;
 namespace EdgeLlm.Fleet.Api;
 
 /// <summary>The routes devices call: enrollment (token in the body), then everything with the device credential.</summary>
-internal sealed class DeviceApi(IFleetStore store, TimeProvider time, IOptions<FleetOptions> options, TelemetryRateLimiter limiter, ILogger<DeviceApi> logger)
+internal sealed class DeviceApi(IFleetStore store, TimeProvider time, IOptions<FleetOptions> options, TelemetryRateLimiter limiter, ILogger<DeviceApi> logger, Rollouts.RolloutTrigger? rollouts = null)
 {
     private readonly FleetOptions _options = options.Value;
 
@@ -176,6 +176,8 @@ internal sealed class DeviceApi(IFleetStore store, TimeProvider time, IOptions<F
         // The contract keeps the ten newest errors.
         var kept = reported.Errors.Count > 10 ? reported with { Errors = [.. reported.Errors.Take(10)] } : reported;
         await store.SetReportedAsync(device.DeviceId, kept, time.GetUtcNow(), ct);
+        // A device reports when its update ends: a failing canary halts its rollout now, not at the next period.
+        rollouts?.Signal();
         return TypedResults.NoContent();
     }
 

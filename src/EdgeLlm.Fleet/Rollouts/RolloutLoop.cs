@@ -2,8 +2,11 @@ using Microsoft.Extensions.Options;
 
 namespace EdgeLlm.Fleet.Rollouts;
 
-/// <summary>Steps every running rollout every <see cref="RolloutOptions.RolloutStepSeconds"/> (on the injected clock).</summary>
-internal sealed class RolloutLoop(RolloutEngine engine, TimeProvider time, IOptions<RolloutOptions> options, ILogger<RolloutLoop> logger) : BackgroundService
+/// <summary>
+/// Steps every running rollout every <see cref="RolloutOptions.RolloutStepSeconds"/> (on the injected clock), and at once
+/// when a device reports a new state (<see cref="RolloutTrigger"/>).
+/// </summary>
+internal sealed class RolloutLoop(RolloutEngine engine, RolloutTrigger trigger, TimeProvider time, IOptions<RolloutOptions> options, ILogger<RolloutLoop> logger) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -21,7 +24,7 @@ internal sealed class RolloutLoop(RolloutEngine engine, TimeProvider time, IOpti
                     RolloutLog.StepFailed(logger, ex);
                 }
 
-                await Task.Delay(period, time, stoppingToken);
+                await trigger.WaitAsync(period, time, stoppingToken);
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)

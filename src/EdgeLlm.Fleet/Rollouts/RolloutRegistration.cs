@@ -12,6 +12,7 @@ internal static class RolloutRegistration
         services.AddOptionsWithValidateOnStart<RolloutOptions>().Bind(builder.Configuration.GetSection(Hosting.FleetOptions.Section));
         services.AddSingleton<IValidateOptions<RolloutOptions>, RolloutOptionsValidator>();
         services.AddSingleton<RolloutEngine>();
+        services.AddSingleton<RolloutTrigger>();
         services.AddSingleton<RolloutApi>();
         services.AddSingleton<IDashboardSection, RolloutDashboardSection>();
         services.AddHostedService<RolloutLoop>();

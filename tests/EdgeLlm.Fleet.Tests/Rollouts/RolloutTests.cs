@@ -95,6 +95,40 @@ public sealed class RolloutTests(PostgresFixture postgres)
         Assert.Contains(audit, e => e is { Action: "rollout.halt", Actor: RolloutEngine.SystemActor } && e.Target == rollout.Id);
     }
 
+    [Fact]
+    public async Task A_failing_canary_report_halts_the_rollout_without_waiting_for_the_step_period()
+    {
+        // An hour between steps, on a clock the test never moves: only the report itself can wake the evaluation.
+        await using var server = await FleetTestServer.StartAsync(StoreKind.Sqlite, postgres, "--Fleet:RolloutStepSeconds=3600");
+        var devices = await FleetAsync(server, 10);
+        var rollout = await CreateAsync(server, Request(stages: [20, 100], soakSeconds: 60));
+        var canary = Members(rollout, 0);
+
+        await ReportAsync(devices[canary[0]], Old, "smoke_test_failed: no answer contains \"OK\"");
+        await ReportAsync(devices[canary[1]], Old, "smoke_test_failed: no answer contains \"OK\"");
+
+        var halted = await UntilAsync(() => server.Admin.GetFromJsonAsync(RolloutRoutes.Rollout(rollout.Id), FleetJsonContext.Default.RolloutInfo)!, r => r!.State != RolloutStates.Running);
+        Assert.Equal(RolloutStates.Halted, halted!.State);
+        await AssertDesiredAsync(devices, canary);
+    }
+
+    private static async Task<T> UntilAsync<T>(Func<Task<T>> read, Func<T, bool> done)
+    {
+        // Bounded in count: the evaluation runs on the server's loop, woken by the report.
+        for (var i = 0; i < 300; i++)
+        {
+            var value = await read();
+            if (done(value))
+            {
+                return value;
+            }
+
+            await Task.Delay(100);
+        }
+
+        return await read();
+    }
+
     [Theory]
     [InlineData(StoreKind.Sqlite)]
     [InlineData(StoreKind.Postgres)]
