@@ -128,7 +128,7 @@ public sealed class PipelineTests : IDisposable
 
         using var allowed = await LoadAsync(new AgentOptions { DataDir = _dir.Path, AllowSynthesizedModel = true });
         Assert.NotNull(allowed.Model);
-        Assert.Equal(new ModelRef { Id = "tiny", Version = "synthesized" }, allowed.Ref);
+        Assert.Equal(new ModelRef { Id = "tiny", Version = "1.0", Synthesized = true }, allowed.Ref);
     }
 
     [Fact]

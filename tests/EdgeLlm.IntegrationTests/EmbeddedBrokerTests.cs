@@ -41,6 +41,7 @@ public sealed class EmbeddedBrokerTests
         Assert.All(replies, r => Assert.Equal("q1", r.Id));
         Assert.Equal(string.Concat(chunks.Select(c => c.Text)), answer.Text);
         Assert.Equal("synthesized", answer.Model.Version);
+        Assert.True(answer.Model.Synthesized);
         Assert.Equal("tiny-qwen2", answer.Model.Id);
         Assert.InRange(answer.Usage.CompletionTokens, 1, 24);
         Assert.True(answer.Usage.PromptTokens > 0);

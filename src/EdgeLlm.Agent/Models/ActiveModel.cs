@@ -268,10 +268,11 @@ internal sealed class ActiveModel(IOptions<AgentOptions> options, ILogger<Active
         resolved = Path.TrimEndingDirectorySeparator(resolved);
         var parent = Path.GetDirectoryName(resolved);
         var grandParent = parent is null ? null : Path.GetFileName(Path.GetDirectoryName(parent));
+        // A slot's version is what the fleet asked for, synthesized or not (the flag says so); a loose folder has none.
         var (id, version) = grandParent == "models"
             ? (Path.GetFileName(parent)!, Path.GetFileName(resolved))
-            : (Path.GetFileName(resolved), "unversioned");
-        return new ModelRef { Id = id, Version = model.Synthesized ? "synthesized" : version };
+            : (Path.GetFileName(resolved), model.Synthesized ? "synthesized" : "unversioned");
+        return new ModelRef { Id = id, Version = version, Synthesized = model.Synthesized };
     }
 }
 

@@ -35,6 +35,7 @@ internal static class ImportOffline
             time,
             logs.CreateLogger<ModelActivator>());
         activator.Recover();
+        ImportPipeline.DeleteUnpackedLeftovers(agent.DataDir);
         var header = await BundleReader.InspectAsync(bundlePath, null, cancellationToken).ConfigureAwait(false);
         if (header.Manifest.Kind == BundleKind.Adapter)
         {

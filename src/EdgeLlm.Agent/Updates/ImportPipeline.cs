@@ -107,6 +107,28 @@ internal sealed class ImportPipeline(BundleTrust trust, ModelActivator activator
 {
     private readonly IBundleInstaller[] _installers = [.. installers];
 
+    /// <summary>
+    /// Deletes the unpacked folders (<c>staging/{sha256}/</c>) an import interrupted by a crash left behind; downloads
+    /// (<c>.part</c> and complete bundle files) stay, to resume or install. Call at start, before any import runs.
+    /// </summary>
+    public static int DeleteUnpackedLeftovers(string dataDir)
+    {
+        var staging = Path.Combine(Path.GetFullPath(dataDir), Downloader.StagingFolder);
+        if (!Directory.Exists(staging))
+        {
+            return 0;
+        }
+
+        var deleted = 0;
+        foreach (var folder in Directory.EnumerateDirectories(staging))
+        {
+            Directory.Delete(folder, recursive: true);
+            deleted++;
+        }
+
+        return deleted;
+    }
+
     /// <summary>The SHA-256 (lowercase hex) of a file, streamed.</summary>
     public static async Task<string> HashFileAsync(string path, CancellationToken cancellationToken)
     {

@@ -219,7 +219,7 @@ internal sealed class ModelActivator(
             }
 
             _slots.SetLink(ModelSlots.ActiveLink, slot);
-            _ = active.SwitchTo(loaded, new ModelRef { Id = slot.Name, Version = slot.Version }, CancellationToken.None);
+            _ = active.SwitchTo(loaded, new ModelRef { Id = slot.Name, Version = slot.Version, Synthesized = loaded.Synthesized }, CancellationToken.None);
             loaded = null;
             var probation = options.Value.ProbationAnswers;
             if (state.Active is null || probation == 0)
@@ -428,7 +428,7 @@ internal sealed class ModelActivator(
                 return Fail(probation.Pending.Slot, ActivationStates.Active, $"{reason}, but {back} cannot be loaded again ({ex.Message}); keeping {probation.Pending.Slot}");
             }
 
-            _ = active.SwitchTo(old, new ModelRef { Id = back.Name, Version = back.Version }, CancellationToken.None);
+            _ = active.SwitchTo(old, new ModelRef { Id = back.Name, Version = back.Version, Synthesized = old.Synthesized }, CancellationToken.None);
             old = null;
             return Undo(probation.State, probation.Pending, ActivationStates.RolledBack, reason);
         }

@@ -23,17 +23,34 @@ internal sealed class UpdateCoordinatorOptions
     /// <summary>How often the desired state and the import folder are looked at, in seconds. Default 10.</summary>
     [Range(1, 86_400)]
     public int CheckIntervalSeconds { get; set; } = 10;
+
+    /// <summary>
+    /// An executable run before each step of an update, with the state, the bundle's name and version as arguments
+    /// (<c>loading tiny 2.0.0</c>): a site's hook to log, to hand a line over to manual mode during a model switch, or to
+    /// stop the device at a step in an acceptance test. The update waits for it (at most
+    /// <see cref="StateScriptTimeoutSeconds"/>); its exit code is logged, not obeyed. Default none.
+    /// </summary>
+    public string? StateScript { get; set; }
+
+    /// <summary>How long a state script may run before it is killed, in seconds. Default 30.</summary>
+    [Range(1, 3600)]
+    public int StateScriptTimeoutSeconds { get; set; } = 30;
 }
 
 [OptionsValidator]
 internal sealed partial class UpdateCoordinatorOptionsValidator : IValidateOptions<UpdateCoordinatorOptions>;
 
-/// <summary>Every trusted key file must exist: a typo would otherwise refuse every update, silently until one comes.</summary>
+/// <summary>Every trusted key file (and the state script) must exist: a typo would otherwise refuse every update, silently until one comes.</summary>
 internal sealed class UpdateCoordinatorOptionsRules : IValidateOptions<UpdateCoordinatorOptions>
 {
     public ValidateOptionsResult Validate(string? name, UpdateCoordinatorOptions options)
     {
         var missing = options.TrustedKeys.Where(k => !File.Exists(k)).Select(k => $"Updates:TrustedKeys: {k} does not exist").ToList();
+        if (options.StateScript is { } script && !File.Exists(script))
+        {
+            missing.Add($"Updates:StateScript: {script} does not exist");
+        }
+
         return missing.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(missing);
     }
 }

@@ -1,4 +1,5 @@
 using EdgeLlm.Agent.Fleet;
+using EdgeLlm.Agent.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
@@ -28,6 +29,7 @@ internal static class UpdatesRegistration
         services.AddSingleton<AdapterInstaller>();
         services.AddSingleton<IBundleInstaller>(sp => sp.GetRequiredService<AdapterInstaller>());
         services.AddHostedService<SlotRecovery>();
+        services.AddHostedService<UpdateStateScript>();
         services.AddOptionsWithValidateOnStart<UpdateOptions>().Bind(builder.Configuration.GetSection(UpdateOptions.Section));
         services.AddSingleton<IValidateOptions<UpdateOptions>, UpdateOptionsValidator>();
         services.AddSingleton<IValidateOptions<UpdateOptions>, UpdateOptionsRules>();
@@ -63,17 +65,19 @@ internal static class UpdatesRegistration
 }
 
 /// <summary>
-/// Runs <see cref="ModelActivator.Recover"/> before any model is loaded, and marks a probation interrupted by a normal
+/// Runs <see cref="ModelActivator.Recover"/> before any model is loaded (and deletes unpacked staging folders a crash
+/// left), and marks a probation interrupted by a normal
 /// stop. A recovery that fails on the disk is logged and the agent starts with <c>models/active</c> as it is: refusing
 /// to start would leave the device with no model at all.
 /// </summary>
-internal sealed class SlotRecovery(ModelActivator activator, ILogger<SlotRecovery> logger) : IHostedLifecycleService
+internal sealed class SlotRecovery(ModelActivator activator, IOptions<AgentOptions> agent, ILogger<SlotRecovery> logger) : IHostedLifecycleService
 {
     public Task StartingAsync(CancellationToken cancellationToken)
     {
         try
         {
             activator.Recover();
+            ImportPipeline.DeleteUnpackedLeftovers(agent.Value.DataDir);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or InvalidDataException)
         {

@@ -44,7 +44,7 @@ internal static class AskCommand
                             await output.WriteLineAsync($"  [{c.Source}{(c.Location is null ? "" : ", " + c.Location)}]").ConfigureAwait(false);
                         }
 
-                        if (answer.Model.Version == "synthesized")
+                        if (answer.Model.Synthesized)
                         {
                             await Console.Error.WriteLineAsync($"note: {answer.Model.Id} is a synthesized model with random weights; its answers are noise.").ConfigureAwait(false);
                         }

@@ -123,8 +123,12 @@ public sealed record ModelRef
     /// <summary>The model's id (its folder name), or <c>none</c> in retrieval-only mode.</summary>
     public required string Id { get; init; }
 
-    /// <summary>The model's version, or <c>synthesized</c> for random test weights.</summary>
+    /// <summary>The model's version (its slot's), <c>unversioned</c> for a folder outside the slots, or <c>synthesized</c> for random test weights outside them.</summary>
     public required string Version { get; init; }
+
+    /// <summary>True for a synthesized model (random test weights: its answers are noise); absent otherwise.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public bool Synthesized { get; init; }
 
     /// <summary>The LoRA adapter applied to the answer as <c>NAME@VERSION</c> (from an adapter bundle); absent without one.</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]

@@ -16,15 +16,19 @@ internal enum TransitionOutcome
 /// <summary>
 /// Evaluates rollouts from what devices report and moves them on. A device succeeded when its reported model is the
 /// bundle (name, version and, when reported, SHA-256); it failed when, after its stage started, it reports a state
-/// starting with <c>rolled_back</c>, <c>smoke_test_failed</c> or <c>refused</c> (the agent's update states), or when it
-/// was revoked. A stage (cumulative: it holds the earlier stages' devices) halts the rollout as soon as its failed share
+/// starting with <c>rolled_back</c>, <c>smoke_test_failed</c> or <c>refused</c> (the agent's update states), or such an
+/// end of this bundle's update among its errors (<c>update NAME VERSION: rolled_back: …</c>), or when it was revoked. A stage (cumulative: it holds the earlier stages' devices) halts the rollout as soon as its failed share
 /// passes the threshold, and advances when no device is pending, the soak time has passed and the share is within it.
 /// Every change is a compare-and-set on the rollout's revision, so several server instances (or the background loop
 /// and an operator) stepping one rollout never both apply a step; desired states are written after the step is stored
 /// and re-applied on later steps for pending devices, so a crash in between loses nothing.
 /// </summary>
-internal sealed class RolloutEngine(IFleetStore store, TimeProvider time, ILogger<RolloutEngine> logger)
+internal sealed class RolloutEngine(IFleetStore store, TimeProvider time, ILogger<RolloutEngine> logger) : IDisposable
 {
+    // Steps of this instance that overlap (the loop woken by a report, an operator's step) read and write a device's
+    // desired state one at a time, so an unchanged model is never written twice (each write is a new revision).
+    private readonly SemaphoreSlim _desiredGate = new(1, 1);
+
     /// <summary>The actor of automatic changes in the audit log.</summary>
     public const string SystemActor = "rollouts";
 
@@ -179,14 +183,28 @@ internal sealed class RolloutEngine(IFleetStore store, TimeProvider time, ILogge
             return device with { State = RolloutDeviceStates.Succeeded, Detail = null };
         }
 
-        if (reported?.State is { } state && record.ReportedAt >= stageStarted
-            && FailurePrefixes.Any(p => state.StartsWith(p, StringComparison.Ordinal)))
+        if (reported is null || record.ReportedAt < stageStarted)
+        {
+            return device with { State = RolloutDeviceStates.Pending, Detail = null };
+        }
+
+        if (reported.State is { } state && IsFailure(state))
         {
             return device with { State = RolloutDeviceStates.Failed, Detail = state };
         }
 
+        // An agent back to serving its old model reports its state as ready and the update's end among its errors,
+        // as "update NAME VERSION: STATE: reason".
+        var prefix = $"update {bundle.Name} {bundle.Version}: ";
+        if (reported.Errors.FirstOrDefault(e => e.StartsWith(prefix, StringComparison.Ordinal) && IsFailure(e[prefix.Length..])) is { } error)
+        {
+            return device with { State = RolloutDeviceStates.Failed, Detail = error[prefix.Length..] };
+        }
+
         return device with { State = RolloutDeviceStates.Pending, Detail = null };
     }
+
+    private static bool IsFailure(string state) => FailurePrefixes.Any(p => state.StartsWith(p, StringComparison.Ordinal));
 
     private async Task AfterStepAsync(RolloutInfo before, RolloutInfo after, CancellationToken cancellationToken)
     {
@@ -234,6 +252,21 @@ internal sealed class RolloutEngine(IFleetStore store, TimeProvider time, ILogge
 
     /// <summary>Replaces the desired model with what <paramref name="choose"/> returns (null: leave it), keeping the other desired fields.</summary>
     private async Task SetModelAsync(string deviceId, Func<DesiredState, ArtifactRef?> choose, CancellationToken cancellationToken)
+    {
+        await _desiredGate.WaitAsync(cancellationToken);
+        try
+        {
+            await SetModelLockedAsync(deviceId, choose, cancellationToken);
+        }
+        finally
+        {
+            _desiredGate.Release();
+        }
+    }
+
+    public void Dispose() => _desiredGate.Dispose();
+
+    private async Task SetModelLockedAsync(string deviceId, Func<DesiredState, ArtifactRef?> choose, CancellationToken cancellationToken)
     {
         var desired = await store.GetDesiredAsync(deviceId, cancellationToken);
         if (choose(desired) is not { } model)

@@ -27,7 +27,7 @@ public sealed class ActivationTests : IDisposable
         Assert.Equal(["unpacking", "loading", "smoke_test", "active"], _kit.Events.States);
         Assert.Equal(V2, _kit.ActiveLink);
         Assert.Equal(SlotKit.Base, _kit.PreviousLink);
-        Assert.Equal(new ModelRef { Id = "base", Version = "2.0.0" }, _kit.Active.Ref);
+        Assert.Equal(new ModelRef { Id = "base", Version = "2.0.0", Synthesized = true }, _kit.Active.Ref);
         Assert.True((await SlotKit.AnswerAsync(_kit.Active)).CompletionTokens > 0);
         Assert.False(Directory.Exists(staged.StagingFolder));
         Assert.True(_kit.Slots.IsComplete(SlotKit.Base));

@@ -32,7 +32,7 @@ public sealed class CoordinatorTests : IDisposable
         Assert.Equal(["verifying", "unpacking", "loading", "smoke_test", "active"], _kit.Slots.Events.States);
         Assert.Equal(V2, _kit.Slots.ActiveLink);
         Assert.Equal(SlotKit.Base, _kit.Slots.PreviousLink);
-        Assert.Equal(new ModelRef { Id = "base", Version = "2.0.0" }, _kit.Slots.Active.Ref);
+        Assert.Equal(new ModelRef { Id = "base", Version = "2.0.0", Synthesized = true }, _kit.Slots.Active.Ref);
         Assert.Empty(_kit.StagingLeftovers());
     }
 

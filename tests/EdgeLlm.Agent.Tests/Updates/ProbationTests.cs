@@ -29,7 +29,7 @@ public sealed class ProbationTests : IDisposable
         Assert.Equal(ActivationStates.RolledBack, settled.State);
         Assert.Equal("rolled_back: a real answer failed with internal during probation", _kit.Events.Texts[^1]);
         Assert.Equal(SlotKit.Base, _kit.ActiveLink);
-        Assert.Equal(new ModelRef { Id = "base", Version = "1.0.0" }, _kit.Active.Ref);
+        Assert.Equal(new ModelRef { Id = "base", Version = "1.0.0", Synthesized = true }, _kit.Active.Ref);
         Assert.True((await SlotKit.AnswerAsync(_kit.Active)).CompletionTokens > 0);
         Assert.False(Directory.Exists(_kit.Slots.PathOf(V2)));
         var state = _kit.Slots.ReadState();

@@ -96,6 +96,25 @@ public sealed class RolloutTests(PostgresFixture postgres)
     }
 
     [Fact]
+    public async Task A_canary_back_on_its_old_model_with_this_updates_failure_among_its_errors_counts_as_failed()
+    {
+        await using var server = await FleetTestServer.StartAsync(StoreKind.Sqlite, postgres);
+        var devices = await FleetAsync(server, 10);
+        var rollout = await CreateAsync(server, Request(stages: [20, 100], soakSeconds: 60));
+        var canary = Members(rollout, 0);
+
+        // What an agent reports once it serves the old model again: ready, with the update's end in its errors.
+        await ReportAsync(devices[canary[0]], Old, "ready", ["update qwen3 2.0.0: rolled_back: no answer contains \"OK\""]);
+        // A failure of another version of the bundle says nothing about this one.
+        await ReportAsync(devices[canary[1]], Old, "ready", ["update qwen3 1.5.0: rolled_back: load failed"]);
+        rollout = await StepAsync(server, rollout.Id);
+
+        var judged = rollout.Devices.Where(d => canary.Contains(d.DeviceId)).ToDictionary(d => d.DeviceId);
+        Assert.Equal((RolloutDeviceStates.Failed, "rolled_back: no answer contains \"OK\""), (judged[canary[0]].State, judged[canary[0]].Detail));
+        Assert.Equal(RolloutDeviceStates.Pending, judged[canary[1]].State);
+    }
+
+    [Fact]
     public async Task A_failing_canary_report_halts_the_rollout_without_waiting_for_the_step_period()
     {
         // An hour between steps, on a clock the test never moves: only the report itself can wake the evaluation.
@@ -411,9 +430,10 @@ public sealed class RolloutTests(PostgresFixture postgres)
         return await FleetTestServer.ReadAsync(response, expected, FleetJsonContext.Default.RolloutInfo);
     }
 
-    private static async Task ReportAsync(EnrolledDevice device, ArtifactRef model, string state)
+    private static async Task ReportAsync(EnrolledDevice device, ArtifactRef model, string state, IReadOnlyList<string>? errors = null)
     {
-        using var response = await device.Http.PutAsync(FleetRoutes.Reported, FleetTestServer.Json(new ReportedState { Model = model, State = state }, FleetJsonContext.Default.ReportedState));
+        var reported = new ReportedState { Model = model, State = state, Errors = errors ?? [] };
+        using var response = await device.Http.PutAsync(FleetRoutes.Reported, FleetTestServer.Json(reported, FleetJsonContext.Default.ReportedState));
         Assert.True(response.IsSuccessStatusCode, $"report: {(int)response.StatusCode}");
     }
 

@@ -25,22 +25,7 @@ public sealed class DeviceSyncTests(PostgresFixture postgres)
             ExtraArgs = ["--Fleet:TelemetryBatchesPerMinute=60000", "--Fleet:TelemetryBurst=10000"],
         }, CancellationToken.None);
 
-    private static async Task<(int Exit, string Stdout, string Stderr)> EdgellmAsync(params string[] args)
-    {
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, StandardOutputEncoding = Encoding.UTF8, UseShellExecute = false };
-        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "device", "edgellm.dll"));
-        foreach (var a in args)
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        using var p = Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(1));
-        await p.WaitForExitAsync(cts.Token);
-        return (p.ExitCode, await stdout, await stderr);
-    }
+    private static Task<(int Exit, string Stdout, string Stderr)> EdgellmAsync(params string[] args) => DeviceCli.RunAsync(args);
 
     /// <summary>Nothing lost, nothing twice: the server holds each seq from 1 to its last exactly once.</summary>
     private static void AssertContiguous(IReadOnlyList<TelemetryItem> stored, long lastSeq)

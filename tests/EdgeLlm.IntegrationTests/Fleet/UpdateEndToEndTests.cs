@@ -99,7 +99,7 @@ public sealed class UpdateEndToEndTests
         await uploader.StepAsync(CancellationToken.None);
 
         Assert.True(result.Activated, result.Text);
-        Assert.Equal(new ModelRef { Id = "tiny", Version = "2.0.0" }, active.Ref);
+        Assert.Equal(new ModelRef { Id = "tiny", Version = "2.0.0", Synthesized = true }, active.Ref);
         Assert.Equal(uploaded.Size, downloader.BytesReceived);
         var reported = (await admin.DeviceAsync(deviceId)).Reported!;
         Assert.Equal(("tiny", "2.0.0"), (reported.Model!.Name, reported.Model.Version));
