@@ -41,36 +41,17 @@ public sealed class FleetCliTests(FleetCliServer fleet) : IClassFixture<FleetCli
     private async Task<(int Exit, string Stdout, string Stderr)> FleetAsync(params string[] args) =>
         await RunAsync(["fleet", "--server", fleet.Url, .. args], fleet.Server.AdminKey);
 
-    private static async Task<(int Exit, string Stdout, string Stderr)> RunAsync(IReadOnlyList<string> args, string? adminKey)
-    {
-        var psi = new ProcessStartInfo("dotnet")
+    private static Task<(int Exit, string Stdout, string Stderr)> RunAsync(IReadOnlyList<string> args, string? adminKey) =>
+        DeviceCli.RunAsync(args, psi =>
         {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            StandardOutputEncoding = Encoding.UTF8,
-            UseShellExecute = false,
-        };
-        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "device", "edgellm.dll"));
-        foreach (var a in args)
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        // The key goes by environment, as an operator would keep it out of the process list.
-        psi.Environment.Remove("EDGELLM_FLEET_SERVER");
-        psi.Environment.Remove("EDGELLM_FLEET_ADMIN_KEY");
-        if (adminKey is not null)
-        {
-            psi.Environment["EDGELLM_FLEET_ADMIN_KEY"] = adminKey;
-        }
-
-        using var p = Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(2));
-        await p.WaitForExitAsync(cts.Token);
-        return (p.ExitCode, await stdout, await stderr);
-    }
+            // The key goes by environment, as an operator would keep it out of the process list.
+            psi.Environment.Remove("EDGELLM_FLEET_SERVER");
+            psi.Environment.Remove("EDGELLM_FLEET_ADMIN_KEY");
+            if (adminKey is not null)
+            {
+                psi.Environment["EDGELLM_FLEET_ADMIN_KEY"] = adminKey;
+            }
+        });
 
     private static JsonElement Json((int Exit, string Stdout, string Stderr) result)
     {

@@ -11,7 +11,10 @@ namespace EdgeLlm.IntegrationTests.Fleet;
 /// <summary>The real `edgellm` executable run as a command (enroll, bundle import, model info).</summary>
 internal static class DeviceCli
 {
-    public static async Task<(int Exit, string Stdout, string Stderr)> RunAsync(params string[] args)
+    public static Task<(int Exit, string Stdout, string Stderr)> RunAsync(params string[] args) => RunAsync(args, null);
+
+    /// <summary>Runs `edgellm ARGS`; <paramref name="configure"/> may change the environment first. Bounded to two minutes.</summary>
+    public static async Task<(int Exit, string Stdout, string Stderr)> RunAsync(IEnumerable<string> args, Action<ProcessStartInfo>? configure)
     {
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, StandardOutputEncoding = Encoding.UTF8, UseShellExecute = false };
         psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "device", "edgellm.dll"));
@@ -20,6 +23,7 @@ internal static class DeviceCli
             psi.ArgumentList.Add(a);
         }
 
+        configure?.Invoke(psi);
         using var p = Process.Start(psi)!;
         var stdout = p.StandardOutput.ReadToEndAsync();
         var stderr = p.StandardError.ReadToEndAsync();
