@@ -160,11 +160,22 @@ internal sealed class OperatorApi(IFleetStore store, TimeProvider time, IOptions
             update = update with { Config = null };
         }
 
+        // A registered bundle named without its SHA-256 gets it: a device downloads artifacts by their hash.
+        update = update with
+        {
+            Model = await WithSha256Async(update.Model, ct),
+            Adapters = [.. (await Task.WhenAll(update.Adapters.Select(a => WithSha256Async(a, ct)))).OfType<ArtifactRef>()],
+        };
         var desired = await store.SetDesiredAsync(id, update, ct);
         var model = update.Model is { } m ? $"{m.Name}@{m.Version}" : "none";
         await AuditAsync(context, "desired.set", id, $"revision={desired.Revision} model={model}");
         return FleetResults.Json(desired, FleetJsonContext.Default.DesiredState);
     }
+
+    private async Task<ArtifactRef?> WithSha256Async(ArtifactRef? artifact, CancellationToken cancellationToken) =>
+        artifact is { Sha256: null } && await store.GetBundleAsync(artifact.Name, artifact.Version, cancellationToken) is { } bundle
+            ? artifact with { Sha256 = bundle.Sha256 }
+            : artifact;
 
     private async Task<IResult> RevokeDeviceAsync(HttpContext context, string id)
     {

@@ -88,6 +88,25 @@ public sealed class BundleRegistryTests(PostgresFixture postgres) : IDisposable
     }
 
     [Fact]
+    public async Task A_desired_state_naming_a_registered_bundle_without_its_hash_gets_the_hash()
+    {
+        await using var server = await StartAsync(StoreKind.Sqlite);
+        var uploaded = await UploadAsync(server.Admin, await MakeBundleAsync("qwen3", "1.0.0"), HttpStatusCode.Created);
+        await server.EnrollAsync("dev-1");
+        var update = new DesiredStateUpdate
+        {
+            Model = new ArtifactRef { Name = "qwen3", Version = "1.0.0" },
+            Adapters = [new ArtifactRef { Name = "not-registered", Version = "1.0.0" }],
+        };
+
+        using var response = await server.Admin.PutAsync(FleetRoutes.DeviceDesired("dev-1"), FleetTestServer.Json(update, FleetJsonContext.Default.DesiredStateUpdate));
+        var desired = await FleetTestServer.ReadAsync(response, HttpStatusCode.OK, FleetJsonContext.Default.DesiredState);
+
+        Assert.Equal(uploaded.Sha256, desired.Model!.Sha256);
+        Assert.Null(Assert.Single(desired.Adapters).Sha256);
+    }
+
+    [Fact]
     public async Task The_same_name_and_version_with_other_bytes_is_a_conflict()
     {
         await using var server = await StartAsync(StoreKind.Sqlite);
