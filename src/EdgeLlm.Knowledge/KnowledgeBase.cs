@@ -9,8 +9,9 @@ namespace EdgeLlm.Knowledge;
 
 /// <summary>
 /// The manuals on the device: ingestion of PDF, Markdown, HTML and text files into <c>knowledge.db</c> (SQLite,
-/// WAL, one transaction per document) and BM25 retrieval over FTS5 with citations. One instance per database;
-/// its methods are safe to call from several threads (they take turns on one connection).
+/// WAL, one transaction per document, or per set of documents for <see cref="ReplaceSourceAsync"/>) and BM25 retrieval
+/// over FTS5 with citations. One instance per connection; its methods are safe to call from several threads (they take
+/// turns on one connection), and other instances, in this process or another, see each commit whole.
 /// </summary>
 public sealed class KnowledgeBase : IDisposable
 {
@@ -100,7 +101,7 @@ public sealed class KnowledgeBase : IDisposable
         }
     }
 
-    /// <summary>The indexed documents, by file name.</summary>
+    /// <summary>The indexed documents, by file name, each with the set it was installed with (if any).</summary>
     public IReadOnlyList<KnowledgeDocument> List()
     {
         lock (_gate)
@@ -108,19 +109,59 @@ public sealed class KnowledgeBase : IDisposable
             using var cmd = _db.CreateCommand();
             cmd.CommandText = """
                 SELECT d.id, d.file_name, d.path, d.title, d.format, (SELECT count(*) FROM chunks c WHERE c.document_id = d.id),
-                       d.bytes, d.hash, d.ingested_at
-                FROM documents d ORDER BY d.file_name, d.path
+                       d.bytes, d.hash, d.ingested_at, d.source_path, s.name, s.version, s.digest
+                FROM documents d LEFT JOIN sources s ON s.name = d.source ORDER BY d.file_name, d.path
                 """;
             using var r = cmd.ExecuteReader();
             var list = new List<KnowledgeDocument>();
             while (r.Read())
             {
                 list.Add(new KnowledgeDocument(r.GetInt64(0), r.GetString(1), r.GetString(2), r.GetString(3), r.GetString(4), r.GetInt32(5),
-                    r.GetInt64(6), r.GetString(7), DateTimeOffset.Parse(r.GetString(8), CultureInfo.InvariantCulture)));
+                    r.GetInt64(6), r.GetString(7), DateTimeOffset.Parse(r.GetString(8), CultureInfo.InvariantCulture))
+                {
+                    SourcePath = r.IsDBNull(9) ? null : r.GetString(9),
+                    Source = r.IsDBNull(10) ? null : new DocumentSource(r.GetString(10), r.GetString(11), r.GetString(12)),
+                });
             }
 
             return list;
         }
+    }
+
+    /// <summary>The installed version of the set of documents named <paramref name="name"/>, or null when none is.</summary>
+    public DocumentSource? Source(string name)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        lock (_gate)
+        {
+            using var cmd = _db.CreateCommand();
+            cmd.CommandText = "SELECT name, version, digest FROM sources WHERE name = $n";
+            cmd.Parameters.AddWithValue("$n", name);
+            using var r = cmd.ExecuteReader();
+            return r.Read() ? new DocumentSource(r.GetString(0), r.GetString(1), r.GetString(2)) : null;
+        }
+    }
+
+    /// <summary>
+    /// Makes the documents of <paramref name="source"/> exactly the manuals under <paramref name="folder"/> (recursively:
+    /// .pdf, .md, .markdown, .html, .htm, .txt; other files are skipped), in one transaction: a reader sees the whole old
+    /// set or the whole new one. Documents are matched to the old set by their path relative to the folder; a file whose
+    /// content is already indexed only moves to its new path, a changed one replaces only its changed chunks, and documents
+    /// of the old set missing from the folder are removed. Documents of other sources, or ingested on their own, are not
+    /// touched. Every file is read, parsed and chunked before the transaction begins: if any of them fails (or the folder
+    /// holds no manual), nothing changes and <see cref="ReplaceSourceResult.Error"/> names the files.
+    /// </summary>
+    /// <param name="source">The set's name, version and content digest, recorded with it.</param>
+    /// <param name="folder">Where the files are; the documents keep their full paths here, so the files should stay.</param>
+    /// <param name="tokenCounter">Measures chunk budgets; default <see cref="EstimatingTokenCounter"/>.</param>
+    /// <param name="cancellationToken">Stops while files are read; once the transaction has begun it completes or rolls back whole.</param>
+    public Task<ReplaceSourceResult> ReplaceSourceAsync(DocumentSource source, string folder, ITokenCounter? tokenCounter = null,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        ArgumentException.ThrowIfNullOrEmpty(source.Name);
+        ArgumentNullException.ThrowIfNull(folder);
+        return Task.Run(() => ReplaceSource(source, Path.GetFullPath(folder), tokenCounter ?? EstimatingTokenCounter.Instance, cancellationToken), cancellationToken);
     }
 
     /// <summary>Removes a document and its chunks; false when no document has that id.</summary>
@@ -129,9 +170,7 @@ public sealed class KnowledgeBase : IDisposable
         lock (_gate)
         {
             using var tx = _db.BeginTransaction();
-            Exec(tx, "DELETE FROM chunk_index WHERE rowid IN (SELECT id FROM chunks WHERE document_id = $d)", ("$d", documentId));
-            Exec(tx, "DELETE FROM chunks WHERE document_id = $d", ("$d", documentId));
-            var removed = Exec(tx, "DELETE FROM documents WHERE id = $d", ("$d", documentId)) > 0;
+            var removed = Delete(tx, documentId);
             tx.Commit();
             _vocabulary = null;
             return removed;
@@ -139,6 +178,12 @@ public sealed class KnowledgeBase : IDisposable
     }
 
     public void Dispose() => _db.Dispose();
+
+    /// <summary>
+    /// Called inside <see cref="ReplaceSourceAsync"/>'s transaction with <c>removed</c> (the old set's missing documents are
+    /// deleted, nothing new is written yet) and <c>written</c> (just before the commit): the seam the crash tests use.
+    /// </summary>
+    internal Action<string>? WriteStep { get; set; }
 
     private static List<(string Path, string? Error)> Expand(IEnumerable<string> paths)
     {
@@ -204,6 +249,156 @@ public sealed class KnowledgeBase : IDisposable
             _vocabulary = null;
             return result;
         }
+    }
+
+    private ReplaceSourceResult ReplaceSource(DocumentSource source, string root, ITokenCounter tokenCounter, CancellationToken cancellationToken)
+    {
+        if (!Directory.Exists(root))
+        {
+            throw new DirectoryNotFoundException($"{root}: no such folder");
+        }
+
+        var all = Directory.EnumerateFiles(root, "*", SearchOption.AllDirectories)
+            .Select(f => (Full: f, Key: Path.GetRelativePath(root, f).Replace(Path.DirectorySeparatorChar, '/')))
+            .OrderBy(f => f.Key, StringComparer.Ordinal)
+            .ToList();
+        var skipped = all.Where(f => DocumentLoader.FormatOf(f.Full) is null).Select(f => f.Key).ToList();
+        var files = all.Where(f => DocumentLoader.FormatOf(f.Full) is not null).ToList();
+        if (files.Count == 0)
+        {
+            return new ReplaceSourceResult(source, [], [], skipped) { Error = $"{root}: no manuals (.pdf, .md, .html, .txt) in the folder" };
+        }
+
+        Dictionary<string, SourceDocument> known;
+        lock (_gate)
+        {
+            known = SourceDocuments(null, source.Name);
+        }
+
+        // All the slow work (reading, parsing, chunking) happens here, outside the transaction, so readers and other
+        // writers wait for no more than the writes themselves.
+        var chunker = new Chunker(tokenCounter, _options.ChunkTokens, _options.OverlapTokens);
+        var prepared = new List<PreparedFile>(files.Count);
+        var failed = new List<IngestFileResult>();
+        foreach (var (path, key) in files)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            try
+            {
+                var (bytes, hash) = DocumentLoader.ReadBytes(path, _options.MaxFileBytes);
+                if (known.TryGetValue(key, out var same) && same.Hash == hash)
+                {
+                    prepared.Add(new PreparedFile(path, key, hash, bytes.LongLength, null, null));
+                    continue;
+                }
+
+                var doc = DocumentLoader.Parse(path, bytes);
+                var chunks = chunker.Chunk(doc);
+                if (chunks.Count == 0)
+                {
+                    failed.Add(Failed(path, $"{path}: no text found; is the file empty?"));
+                    continue;
+                }
+
+                prepared.Add(new PreparedFile(path, key, hash, bytes.LongLength, doc, chunks));
+            }
+            catch (DocumentException ex)
+            {
+                failed.Add(Failed(path, ex.Message));
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                failed.Add(Failed(path, $"{path}: cannot read ({ex.Message})"));
+            }
+        }
+
+        if (failed.Count > 0)
+        {
+            var error = string.Create(CultureInfo.InvariantCulture, $"{failed.Count} of {files.Count} files cannot be indexed: ")
+                + string.Join("; ", failed.Select(f => f.Error));
+            return new ReplaceSourceResult(source, failed, [], skipped) { Error = error };
+        }
+
+        lock (_gate)
+        {
+            return WriteSource(source, prepared, skipped);
+        }
+    }
+
+    private ReplaceSourceResult WriteSource(DocumentSource source, List<PreparedFile> files, List<string> skipped)
+    {
+        var now = _time.GetUtcNow();
+        using var tx = _db.BeginTransaction();
+        // Read again under the write lock: what was compared outside it may have changed since (another process).
+        var current = SourceDocuments(tx, source.Name);
+        var keys = files.Select(f => f.Key).ToHashSet(StringComparer.Ordinal);
+        var removed = new List<string>();
+        foreach (var (key, doc) in current.Where(d => !keys.Contains(d.Key)).OrderBy(d => d.Key, StringComparer.Ordinal))
+        {
+            Delete(tx, doc.Id);
+            removed.Add(key);
+        }
+
+        WriteStep?.Invoke("removed");
+        Exec(tx, """
+            INSERT INTO sources(name, version, digest, installed_at) VALUES ($n, $v, $d, $at)
+            ON CONFLICT(name) DO UPDATE SET version = excluded.version, digest = excluded.digest, installed_at = excluded.installed_at
+            """, ("$n", source.Name), ("$v", source.Version), ("$d", source.Digest), ("$at", now.ToString("O", CultureInfo.InvariantCulture)));
+        var results = new List<IngestFileResult>(files.Count);
+        foreach (var f in files)
+        {
+            var existing = current.GetValueOrDefault(f.Key);
+            if (f.Doc is null)
+            {
+                if (existing is null || existing.Hash != f.Hash)
+                {
+                    // Rolled back by the using: nothing of this set was committed.
+                    return new ReplaceSourceResult(source, [], [], skipped)
+                    {
+                        Error = $"{f.Path}: the index changed while the files were read (another writer); nothing was changed, try again",
+                    };
+                }
+
+                Exec(tx, "UPDATE documents SET path = $p, file_name = $f WHERE id = $id", ("$p", f.Path), ("$f", Path.GetFileName(f.Path)), ("$id", existing.Id));
+                results.Add(new IngestFileResult(f.Path, IngestStatus.Unchanged, existing.Id, existing.Chunks, 0, 0, null));
+                continue;
+            }
+
+            var row = new DocumentRow(f.Path, f.Hash, f.Bytes, now, source.Name, f.Key);
+            results.Add(DocumentWriter.Write(tx, existing is null ? null : (existing.Id, existing.Title), row, f.Doc, f.Chunks!));
+        }
+
+        WriteStep?.Invoke("written");
+        tx.Commit();
+        _vocabulary = null;
+        return new ReplaceSourceResult(source, results, removed, skipped);
+    }
+
+    /// <summary>The documents of a source by their path in it; inside <paramref name="tx"/> when given.</summary>
+    private Dictionary<string, SourceDocument> SourceDocuments(SqliteTransaction? tx, string source)
+    {
+        using var cmd = _db.CreateCommand();
+        cmd.Transaction = tx;
+        cmd.CommandText = """
+            SELECT source_path, id, hash, title, (SELECT count(*) FROM chunks WHERE document_id = documents.id)
+            FROM documents WHERE source = $s
+            """;
+        cmd.Parameters.AddWithValue("$s", source);
+        using var r = cmd.ExecuteReader();
+        var docs = new Dictionary<string, SourceDocument>(StringComparer.Ordinal);
+        while (r.Read())
+        {
+            docs[r.GetString(0)] = new SourceDocument(r.GetInt64(1), r.GetString(2), r.GetString(3), r.GetInt32(4));
+        }
+
+        return docs;
+    }
+
+    private static bool Delete(SqliteTransaction tx, long documentId)
+    {
+        Exec(tx, "DELETE FROM chunk_index WHERE rowid IN (SELECT id FROM chunks WHERE document_id = $d)", ("$d", documentId));
+        Exec(tx, "DELETE FROM chunks WHERE document_id = $d", ("$d", documentId));
+        return Exec(tx, "DELETE FROM documents WHERE id = $d", ("$d", documentId)) > 0;
     }
 
     private (long Id, string Hash, int Chunks)? KnownDocument(string path)
@@ -273,4 +468,9 @@ public sealed class KnowledgeBase : IDisposable
 
         return cmd.ExecuteNonQuery();
     }
+
+    private sealed record SourceDocument(long Id, string Hash, string Title, int Chunks);
+
+    /// <summary>A file read and, unless its content is already indexed (<see cref="Doc"/> null), parsed and chunked.</summary>
+    private sealed record PreparedFile(string Path, string Key, string Hash, long Bytes, ParsedDocument? Doc, List<Chunk>? Chunks);
 }

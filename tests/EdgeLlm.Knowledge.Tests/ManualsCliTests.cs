@@ -35,6 +35,7 @@ public sealed class ManualsCliTests : IDisposable
 
         var docs = (await CliRunner.RunAsync("manuals", "list", "--json", "--data-dir", DataDir)).Json().GetProperty("documents");
         Assert.Equal(["press.md", "saw.html"], docs.EnumerateArray().Select(d => d.GetProperty("document").GetString()!).Order(StringComparer.Ordinal));
+        Assert.All(docs.EnumerateArray(), d => Assert.Equal(JsonValueKind.Null, d.GetProperty("source").ValueKind));
 
         var found = (await CliRunner.RunAsync("manuals", "search", "bleed hydraulic circuit", "--k", "2", "--json", "--data-dir", DataDir)).Json();
         Assert.Equal(["results", "answerable"], found.EnumerateObject().Select(p => p.Name));
@@ -117,5 +118,22 @@ public sealed class ManualsCliTests : IDisposable
         var bad = await CliRunner.RunAsync("manuals", "list", "--data-dir", DataDir, "--config", config);
         Assert.Equal(1, bad.ExitCode);
         Assert.Contains("ChunkTokens", bad.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task List_ShowsTheBundleEachDocumentCameFrom()
+    {
+        var folder = WriteManuals();
+        using (var kb = KnowledgeBase.Open(Path.Combine(DataDir, KnowledgeBase.FileName)))
+        {
+            Assert.True((await kb.ReplaceSourceAsync(new DocumentSource("press-docs", "1.2.0", "abc"), folder)).Replaced);
+        }
+
+        var docs = (await CliRunner.RunAsync("manuals", "list", "--json", "--data-dir", DataDir)).Json().GetProperty("documents");
+        var press = docs.EnumerateArray().Single(d => d.GetProperty("document").GetString() == "press.md").GetProperty("source");
+        Assert.Equal(("press-docs", "1.2.0", "abc", "press.md"),
+            (press.GetProperty("name").GetString(), press.GetProperty("version").GetString(), press.GetProperty("digest").GetString(), press.GetProperty("path").GetString()));
+        var text = await CliRunner.RunAsync("manuals", "list", "--data-dir", DataDir);
+        Assert.Contains("Press Manual  [press-docs 1.2.0]", text.Stdout, StringComparison.Ordinal);
     }
 }

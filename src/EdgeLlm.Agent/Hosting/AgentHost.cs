@@ -145,6 +145,7 @@ internal static class AgentHost
         _ = services.GetRequiredService<IOptions<AgentOptions>>().Value;
         _ = services.GetRequiredService<IOptions<BrokerOptions>>().Value;
         _ = services.GetRequiredService<IOptions<ManualsOptions>>().Value;
+        _ = services.GetRequiredService<IOptions<EdgeLlm.Knowledge.KnowledgeOptions>>().Value;
         _ = services.GetRequiredService<IOptions<FleetOptions>>().Value;
     }
 

@@ -8,8 +8,9 @@ namespace EdgeLlm.Agent.Knowledge;
 
 /// <summary>
 /// The device's manuals index (<c>knowledge.db</c> in the data directory), opened on the first question and shared by
-/// every request (the knowledge base serializes its calls). When <c>edgellm manuals add|remove</c> changes the files
-/// while the agent runs, the index is reopened so its cached term statistics match the new content.
+/// every request (the knowledge base serializes its calls). When <c>edgellm manuals add|remove</c> or a manuals bundle
+/// (<see cref="ManualsBundleInstaller"/>, on a connection of its own) changes the index while the agent runs, it is
+/// reopened so its cached term statistics match the new content.
 /// </summary>
 internal sealed class Manuals(IOptions<AgentOptions> agent, IOptions<ManualsOptions> options, ActiveModel active) : IDisposable
 {
@@ -38,7 +39,11 @@ internal sealed class Manuals(IOptions<AgentOptions> agent, IOptions<ManualsOpti
         }
     }
 
-    public void Dispose()
+    /// <summary>
+    /// Reopens the index for the next question: called after this process committed a change to it, so the switch does
+    /// not depend on the file system's write-time resolution.
+    /// </summary>
+    public void Refresh()
     {
         lock (_gate)
         {
@@ -47,9 +52,12 @@ internal sealed class Manuals(IOptions<AgentOptions> agent, IOptions<ManualsOpti
         }
     }
 
+    public void Dispose() => Refresh();
+
     private KnowledgeBase Current()
     {
-        // Only other processes write (this one only reads), so a new write time on the file or its WAL means new content.
+        // Writers use connections of their own (other processes, or the bundle installer, which also calls Refresh), so a
+        // new write time on the file or its WAL means new content.
         var stamp = (File.GetLastWriteTimeUtc(_path), File.GetLastWriteTimeUtc(_path + "-wal"));
         if (_kb is null || stamp != _stamp)
         {

@@ -36,3 +36,7 @@ internal sealed class ManualsOptions
 
 [OptionsValidator]
 internal sealed partial class ManualsOptionsValidator : IValidateOptions<ManualsOptions>;
+
+/// <summary>The index's settings in the same section (chunk budget, file size limit), checked the way the CLI checks them.</summary>
+[OptionsValidator]
+internal sealed partial class KnowledgeOptionsValidator : IValidateOptions<EdgeLlm.Knowledge.KnowledgeOptions>;

@@ -69,20 +69,28 @@ internal static class ManualsCommand
     private static Command List()
     {
         var (dataDir, config, json) = (CommonOptions.DataDir(), CommonOptions.Config(), CommonOptions.Json());
-        var cmd = new Command("list", "The indexed documents.") { dataDir, config, json };
+        var cmd = new Command("list", "The indexed documents, with the manuals bundle each came from.") { dataDir, config, json };
         cmd.SetAction(parse => CliOutput.Run(parse.GetValue(json), () =>
         {
             using var kb = Open(parse, dataDir, config);
             var docs = kb.List();
             if (parse.GetValue(json))
             {
-                CliOutput.WriteJson(new { documents = docs.Select(d => new { d.Id, document = d.FileName, d.Title, d.Path, d.Format, d.Chunks, d.Bytes, d.Hash, ingested_at = d.IngestedAt }) });
+                CliOutput.WriteJson(new
+                {
+                    documents = docs.Select(d => new
+                    {
+                        d.Id, document = d.FileName, d.Title, d.Path, d.Format, d.Chunks, d.Bytes, d.Hash, ingested_at = d.IngestedAt,
+                        source = d.Source is { } s ? new { s.Name, s.Version, s.Digest, path = d.SourcePath } : null,
+                    }),
+                });
                 return 0;
             }
 
             foreach (var d in docs)
             {
-                Console.WriteLine($"{d.Id,5}  {d.FileName,-40} {d.Chunks,6} chunks  {d.Title}");
+                var source = d.Source is { } s ? $"  [{s.Name} {s.Version}]" : "";
+                Console.WriteLine($"{d.Id,5}  {d.FileName,-40} {d.Chunks,6} chunks  {d.Title}{source}");
             }
 
             Console.WriteLine($"{docs.Count} documents, {docs.Sum(d => d.Chunks)} chunks");

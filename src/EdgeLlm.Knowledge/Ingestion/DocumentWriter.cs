@@ -6,15 +6,34 @@ using Microsoft.Data.Sqlite;
 namespace EdgeLlm.Knowledge.Ingestion;
 
 /// <summary>
+/// Where and what a document row says, apart from its parsed content; a document of a set also names the set
+/// (<c>Source</c>) and its path inside it (<c>SourcePath</c>).
+/// </summary>
+internal sealed record DocumentRow(string Path, string Hash, long Bytes, DateTimeOffset IngestedAt, string? Source = null, string? SourcePath = null);
+
+/// <summary>
 /// Writes one document in one transaction. Chunks whose hash (heading path + text) is already stored for the
 /// document keep their row and index entry, only their position is updated; the rest are inserted or deleted.
 /// </summary>
 internal static class DocumentWriter
 {
+    /// <summary>Writes the document at <paramref name="path"/> (found by path) in a transaction of its own.</summary>
     public static IngestFileResult Write(SqliteConnection db, string path, ParsedDocument doc, List<Chunk> chunks, string hash, long bytes, DateTimeOffset now)
     {
         using var tx = db.BeginTransaction();
-        var (id, oldTitle) = Upsert(tx, path, doc, hash, bytes, now);
+        var result = Write(tx, Find(tx, path), new DocumentRow(path, hash, bytes, now), doc, chunks);
+        tx.Commit();
+        return result;
+    }
+
+    /// <summary>
+    /// Writes a document inside the caller's transaction, over <paramref name="existing"/> (its id and title) or as a new
+    /// row. A row with a <see cref="DocumentRow.Source"/> also moves the existing one to its path and source.
+    /// </summary>
+    public static IngestFileResult Write(SqliteTransaction tx, (long Id, string Title)? existing, DocumentRow row, ParsedDocument doc, List<Chunk> chunks)
+    {
+        var id = Upsert(tx, existing, row, doc);
+        var oldTitle = existing?.Title;
 
         // A changed title is part of every chunk's indexed text, so then nothing can be kept.
         var old = new Dictionary<string, Queue<long>>(StringComparer.Ordinal);
@@ -85,43 +104,47 @@ internal static class DocumentWriter
             removed++;
         }
 
-        tx.Commit();
-        return new IngestFileResult(path, oldTitle is null ? IngestStatus.Added : IngestStatus.Updated, id, chunks.Count, added, removed, null);
+        return new IngestFileResult(row.Path, oldTitle is null ? IngestStatus.Added : IngestStatus.Updated, id, chunks.Count, added, removed, null);
     }
 
-    private static (long Id, string? OldTitle) Upsert(SqliteTransaction tx, string path, ParsedDocument doc, string hash, long bytes, DateTimeOffset now)
+    private static (long Id, string Title)? Find(SqliteTransaction tx, string path)
     {
-        string? oldTitle = null;
-        long? id = null;
-        using (var find = Command(tx, "SELECT id, title FROM documents WHERE path = $p", ("$p", path)))
-        using (var r = find.ExecuteReader())
-        {
-            if (r.Read())
-            {
-                (id, oldTitle) = (r.GetInt64(0), r.GetString(1));
-            }
-        }
+        using var find = Command(tx, "SELECT id, title FROM documents WHERE path = $p", ("$p", path));
+        using var r = find.ExecuteReader();
+        return r.Read() ? (r.GetInt64(0), r.GetString(1)) : null;
+    }
 
+    private static long Upsert(SqliteTransaction tx, (long Id, string Title)? existing, DocumentRow row, ParsedDocument doc)
+    {
         var args = new (string, object?)[]
         {
-            ("$p", path), ("$f", Path.GetFileName(path)), ("$t", doc.Title), ("$fmt", doc.Format), ("$h", hash), ("$b", bytes),
-            ("$at", now.ToString("O", System.Globalization.CultureInfo.InvariantCulture)), ("$id", id),
+            ("$p", row.Path), ("$f", Path.GetFileName(row.Path)), ("$t", doc.Title), ("$fmt", doc.Format), ("$h", row.Hash), ("$b", row.Bytes),
+            ("$at", row.IngestedAt.ToString("O", System.Globalization.CultureInfo.InvariantCulture)), ("$src", row.Source), ("$sp", row.SourcePath),
+            ("$id", existing?.Id),
         };
-        if (id is { } existing)
+        if (existing is not { } known)
         {
-            KnowledgeBase.Exec(tx, "UPDATE documents SET file_name = $f, title = $t, format = $fmt, hash = $h, bytes = $b, ingested_at = $at WHERE id = $id AND path = $p", args);
-            if (oldTitle != doc.Title)
-            {
-                // Every chunk is re-indexed under the new title.
-                KnowledgeBase.Exec(tx, "DELETE FROM chunk_index WHERE rowid IN (SELECT id FROM chunks WHERE document_id = $id)", ("$id", existing));
-                KnowledgeBase.Exec(tx, "DELETE FROM chunks WHERE document_id = $id", ("$id", existing));
-            }
-
-            return (existing, oldTitle);
+            using var insert = Command(tx, """
+                INSERT INTO documents(path, file_name, title, format, hash, bytes, ingested_at, source, source_path)
+                VALUES ($p, $f, $t, $fmt, $h, $b, $at, $src, $sp) RETURNING id
+                """, args[..^1]);
+            return (long)insert.ExecuteScalar()!;
         }
 
-        using var insert = Command(tx, "INSERT INTO documents(path, file_name, title, format, hash, bytes, ingested_at) VALUES ($p, $f, $t, $fmt, $h, $b, $at) RETURNING id", args[..^1]);
-        return ((long)insert.ExecuteScalar()!, null);
+        // A file ingested on its own keeps the source a set gave it: `manuals add` over a bundle's file is an update.
+        KnowledgeBase.Exec(tx, """
+            UPDATE documents SET path = $p, file_name = $f, title = $t, format = $fmt, hash = $h, bytes = $b, ingested_at = $at,
+                source = coalesce($src, source), source_path = coalesce($sp, source_path)
+            WHERE id = $id
+            """, args);
+        if (known.Title != doc.Title)
+        {
+            // Every chunk is re-indexed under the new title.
+            KnowledgeBase.Exec(tx, "DELETE FROM chunk_index WHERE rowid IN (SELECT id FROM chunks WHERE document_id = $id)", ("$id", known.Id));
+            KnowledgeBase.Exec(tx, "DELETE FROM chunks WHERE document_id = $id", ("$id", known.Id));
+        }
+
+        return known.Id;
     }
 
     private static void Run(SqliteCommand move, int ordinal, int? page, int start, int end, long id)
