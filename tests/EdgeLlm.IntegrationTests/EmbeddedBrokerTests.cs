@@ -74,7 +74,7 @@ public sealed class EmbeddedBrokerTests
         var answer = messages[^1];
         Assert.Equal(["type", "id", "text", "citations", "sensors", "usage", "model", "finish_reason"], answer.EnumerateObject().Select(p => p.Name));
         Assert.Equal(["prompt_tokens", "completion_tokens", "ttft_ms", "tokens_per_s", "total_ms"], answer.GetProperty("usage").EnumerateObject().Select(p => p.Name));
-        Assert.Equal(["id", "version"], answer.GetProperty("model").EnumerateObject().Select(p => p.Name));
+        Assert.Equal(["id", "version", "synthesized"], answer.GetProperty("model").EnumerateObject().Select(p => p.Name));
     }
 
     [Fact]

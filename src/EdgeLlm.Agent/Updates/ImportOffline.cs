@@ -45,8 +45,11 @@ internal static class ImportOffline
 
         var adapters = new ActiveAdapter(agentOptions, logs.CreateLogger<ActiveAdapter>());
         using var adapterInstaller = new AdapterInstaller(active, adapters, events, time, logs.CreateLogger<AdapterInstaller>());
+        using var manuals = new Knowledge.Manuals(agentOptions, Options.Create(new Knowledge.ManualsOptions()), active);
+        using var manualsInstaller = new Knowledge.ManualsBundleInstaller(agentOptions, Options.Create(new EdgeLlm.Knowledge.KnowledgeOptions()), manuals, events, time,
+            logs.CreateLogger<Knowledge.ManualsBundleInstaller>());
         var sha = await ImportPipeline.HashFileAsync(bundlePath, cancellationToken).ConfigureAwait(false);
-        return await new ImportPipeline(trust, activator, [adapterInstaller], events, agent.DataDir, time)
+        return await new ImportPipeline(trust, activator, [adapterInstaller, manualsInstaller], events, agent.DataDir, time)
             .InstallAsync(bundlePath, sha, null, DeviceResources.Local(agent.DataDir), cancellationToken).ConfigureAwait(false);
     }
 }

@@ -80,6 +80,31 @@ public sealed class BundleImportTests : IClassFixture<TinyModelFixture>, IDispos
         Assert.False(Directory.Exists(Path.Combine(DataDir, "models")));
     }
 
+    [Fact]
+    public async Task A_manuals_bundle_is_imported_into_the_knowledge_index_and_listed_with_its_source()
+    {
+        var from = Path.Combine(_dir.Path, "manuals-src");
+        Directory.CreateDirectory(from);
+        File.WriteAllText(Path.Combine(from, "pump.md"), "# Pump P-100\n\nReplace the seal kit every 2000 hours of operation.\n");
+        File.WriteAllText(Path.Combine(from, "valve.md"), "# Valve V-7\n\nTorque the bonnet bolts to 45 Nm in a star pattern.\n");
+        var bundle = Path.Combine(_dir.Path, "plant-manuals.edgebundle");
+        var file = File.Create(bundle);
+        await using (file)
+        {
+            await BundleWriter.CreateAsync(new BundleCreateOptions { Kind = BundleKind.Manuals, Name = "plant-manuals", Version = "3.1.0" }, from, _key, file, TimeProvider.System, CancellationToken.None);
+        }
+
+        var imported = await Cli.RunAsync("bundle", "import", bundle, "--data-dir", DataDir, "--config", Config, "--json");
+        var listed = await Cli.RunAsync("manuals", "list", "--data-dir", DataDir, "--config", Config, "--json");
+
+        Assert.Equal(0, imported.ExitCode);
+        Assert.Equal("active", imported.Json().GetProperty("state").GetString());
+        var docs = listed.Json().GetProperty("documents").EnumerateArray().ToList();
+        Assert.Equal(["pump.md", "valve.md"], docs.Select(d => d.GetProperty("document").GetString()).Order(StringComparer.Ordinal));
+        Assert.All(docs, d => Assert.Equal(("plant-manuals", "3.1.0"), (d.GetProperty("source").GetProperty("name").GetString(), d.GetProperty("source").GetProperty("version").GetString())));
+        Assert.False(Directory.Exists(Path.Combine(DataDir, "models")));
+    }
+
     private async Task<string> BundleAsync(string version, BundleSigningKey key)
     {
         var path = Path.Combine(_dir.Path, $"tiny-{version}-{key.KeyId[..8]}.edgebundle");
