@@ -238,6 +238,10 @@ public sealed class EmbeddedBrokerTests
             await client.StatusAsync(s => s.QueueDepth == 1);
             await client.AskAsync("op1", "Operator question", maxTokens: 4);
             await client.StatusAsync(s => s.QueueDepth == 2);
+
+            // The status also counts asks still on their way to the scheduler (retrieval, prompt building): priority
+            // decides only among those waiting for the model, so wait until both are.
+            await Fleet.FleetAdmin.UntilAsync(() => Task.FromResult(scheduler.QueueDepth), depth => depth == 2, "both asks waiting at the scheduler");
         }
 
         var order = new List<string>();

@@ -80,6 +80,7 @@ internal sealed class EmbeddedBroker(IOptions<BrokerOptions> options, ILogger<Em
     /// <summary>
     /// Gives the messages already accepted (above all the agent's own <c>offline</c> status, published just before) a
     /// bounded moment to reach their subscribers: stopping the server at once would drop them with the connections.
+    /// An empty queue only means the last message was taken by its sender, so one more poll lets the write finish.
     /// </summary>
     private static async Task DrainAsync(MqttServer server, CancellationToken cancellationToken)
     {
@@ -88,6 +89,7 @@ internal sealed class EmbeddedBroker(IOptions<BrokerOptions> options, ILogger<Em
             var sessions = await server.GetSessionsAsync().ConfigureAwait(false);
             if (sessions.All(s => s.PendingApplicationMessagesCount == 0))
             {
+                await Task.Delay(DrainPollMs, cancellationToken).ConfigureAwait(false);
                 return;
             }
 

@@ -13,7 +13,11 @@ public sealed class HostileInputTests(PostgresFixture postgres)
     private const string Sql = "Robert'); DROP TABLE devices; -- \" OR 1=1; SELECT * FROM api_keys WHERE ''='";
 
     /// <summary>A hostile body and the only acceptable answer (400 or 413; never 500, never success).</summary>
-    private sealed record Hostile(string Name, Func<HttpContent> Content, HttpStatusCode Expected, bool ExpectContinue = false);
+    /// <param name="MayReset">
+    /// The server may refuse by closing the connection instead of answering: a streamed body that is still being sent
+    /// when the server stops reading at its limit can meet a reset that discards the 413 (HTTP allows the close).
+    /// </param>
+    private sealed record Hostile(string Name, Func<HttpContent> Content, HttpStatusCode Expected, bool ExpectContinue = false, bool MayReset = false);
 
     private static IEnumerable<Hostile> HostileBodies(string validJson, int limit)
     {
@@ -38,7 +42,7 @@ public sealed class HostileInputTests(PostgresFixture postgres)
         yield return new("2 MiB", () => FleetTestServer.RawJson(Padded(validJson, 2 * 1024 * 1024)), HttpStatusCode.RequestEntityTooLarge, ExpectContinue: true);
         yield return new("just over the limit", () => FleetTestServer.RawJson(Padded(validJson, limit - validJson.Length - 8)), HttpStatusCode.RequestEntityTooLarge);
         // Without Content-Length only the streaming limit can stop it (small enough to fit in the socket buffers).
-        yield return new("chunked over the limit", () => Chunked(Encoding.UTF8.GetBytes(Padded(validJson, limit + (32 * 1024)))), HttpStatusCode.RequestEntityTooLarge);
+        yield return new("chunked over the limit", () => Chunked(Encoding.UTF8.GetBytes(Padded(validJson, limit + (32 * 1024)))), HttpStatusCode.RequestEntityTooLarge, MayReset: true);
         foreach (var (name, rewritten) in new[] { ("wrong types", WrongTypes(validJson)), ("huge numbers", HugeNumbers(validJson)), ("nulls everywhere", Nulls(validJson)) })
         {
             // A rewrite that changed nothing the schema checks is no hostile body for this route.
@@ -80,6 +84,10 @@ public sealed class HostileInputTests(PostgresFixture postgres)
                 try
                 {
                     response = await client.SendAsync(request);
+                }
+                catch (HttpRequestException ex) when (hostile.MayReset && ex.InnerException is IOException)
+                {
+                    continue;
                 }
                 catch (HttpRequestException ex)
                 {
