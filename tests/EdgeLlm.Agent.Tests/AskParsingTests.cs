@@ -77,6 +77,39 @@ public sealed class AskParsingTests
         Assert.Null(p.Work);
     }
 
+    [Theory]
+    [InlineData("edgellm/v1/dev1/status")]
+    [InlineData("edgellm/v1/dev1/events")]
+    [InlineData("edgellm/v1/dev1/alerts")]
+    [InlineData("edgellm/v1/dev1/ask")]
+    [InlineData("edgellm/v1/dev1/sensors/temp")]
+    [InlineData("edgellm/v1/dev1/reply")]
+    [InlineData("edgellm/v1/dev1/reply/")]
+    [InlineData("edgellm/v1//reply/c")]
+    [InlineData("$SYS/broker/log")]
+    public void Replies_cannot_be_steered_into_the_agents_own_topics(string topic)
+    {
+        var viaPayload = Parse($$"""{"id":"s1","question":"q","reply_to":"{{topic}}"}""", responseTopic: null);
+        var viaProperty = Parse("""{"id":"s2","question":"q"}""", responseTopic: topic);
+
+        Assert.Null(viaPayload.Work);
+        Assert.Null(viaPayload.Reply);
+        Assert.Contains("not a reply topic", viaPayload.Error!.Message, StringComparison.Ordinal);
+        Assert.Null(viaProperty.Work);
+        Assert.Null(viaProperty.Reply);
+        Assert.Contains("not a reply topic", viaProperty.Error!.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("edgellm/v1/dev1/reply/console-7")]
+    [InlineData("edgellm/v1/dev1/reply/console-7/session/3")]
+    [InlineData("plant/line2/console")]
+    public void Reply_topics_under_reply_or_outside_the_root_are_served(string topic)
+    {
+        Assert.Equal(topic, Parse("""{"question":"q"}""", responseTopic: topic).Work!.Reply.Topic);
+        Assert.Equal(topic, Parse($$"""{"question":"q","reply_to":"{{topic}}"}""", responseTopic: null).Work!.Reply.Topic);
+    }
+
     [Fact]
     public void Ask_with_no_reply_address_is_refused_without_one()
     {

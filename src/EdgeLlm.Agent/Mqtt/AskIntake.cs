@@ -115,7 +115,7 @@ internal sealed class AskIntake(IOptions<AgentOptions> options, RequestDispatche
     internal static ParsedAsk Parse(ReadOnlySequence<byte> payload, string? responseTopic, byte[]? correlationData, AgentOptions options, RequestPriority priority)
     {
         var id = Guid.CreateVersion7().ToString("n");
-        var reply = TopicFilter.IsPublishable(responseTopic) ? new ReplyAddress(responseTopic!, correlationData, null) : null;
+        var reply = TopicFilter.IsReplyTopic(responseTopic) ? new ReplyAddress(responseTopic!, correlationData, null) : null;
         ParsedAsk Fail(string message) => new(id, reply, null, new QueryException(ErrorCodes.InvalidRequest, message));
 
         if (payload.Length > options.MaxPayloadBytes)
@@ -147,7 +147,7 @@ internal sealed class AskIntake(IOptions<AgentOptions> options, RequestDispatche
                 id = givenId;
             }
 
-            if (reply is null && StringField(root, "reply_to") is { } replyTo && TopicFilter.IsPublishable(replyTo))
+            if (reply is null && StringField(root, "reply_to") is { } replyTo && TopicFilter.IsReplyTopic(replyTo))
             {
                 reply = new ReplyAddress(replyTo, null, StringField(root, "correlation_id"));
             }
@@ -196,9 +196,9 @@ internal sealed class AskIntake(IOptions<AgentOptions> options, RequestDispatche
                 return Fail($"field temperature is {ask.Temperature}; it must be between 0 and 2");
             }
 
-            if (ask.ReplyTo is { } rt && !TopicFilter.IsPublishable(rt))
+            if (ask.ReplyTo is { } rt && !TopicFilter.IsReplyTopic(rt))
             {
-                return Fail($"field reply_to '{rt}' is not a topic one can publish to (no wildcards)");
+                return Fail($"field reply_to '{rt}' is not a reply topic: no wildcards, no $ topics, and under {MqttTopics.Prefix}/ only DEVICE/reply/…");
             }
 
             var history = ask.History ?? [];
@@ -212,7 +212,9 @@ internal sealed class AskIntake(IOptions<AgentOptions> options, RequestDispatche
 
             if (reply is null)
             {
-                return Fail("the ask has no reply address: set an MQTT 5 response topic or the reply_to field");
+                return Fail(responseTopic is null
+                    ? "the ask has no reply address: set an MQTT 5 response topic or the reply_to field"
+                    : $"the response topic '{responseTopic}' is not a reply topic: no wildcards, no $ topics, and under {MqttTopics.Prefix}/ only DEVICE/reply/…");
             }
 
             var query = new QueryContext

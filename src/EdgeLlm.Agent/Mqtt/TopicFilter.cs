@@ -1,3 +1,5 @@
+using EdgeLlm.Contracts.Mqtt;
+
 namespace EdgeLlm.Agent.Mqtt;
 
 /// <summary>MQTT topic filter rules (<c>+</c> one level, <c>#</c> the rest) for the embedded broker's permissions.</summary>
@@ -30,4 +32,26 @@ internal static class TopicFilter
     /// <summary>True when <paramref name="topic"/> can be published to: not empty, no wildcards, no NUL.</summary>
     public static bool IsPublishable(string? topic) =>
         !string.IsNullOrEmpty(topic) && topic.Length <= 1024 && topic.IndexOfAny(['+', '#', '\0']) < 0;
+
+    /// <summary>
+    /// True when the agent may publish replies to <paramref name="topic"/>: publishable, not a broker topic
+    /// (<c>$SYS/…</c>), and inside <c>edgellm/v1/</c> only under a device's <c>reply/</c> level. Anything else there
+    /// (<c>status</c>, <c>events</c>, <c>alerts</c>, <c>ask</c>, sensors) is the agent's own or another client's
+    /// channel, which the agent may write to on a broker's ACL but an asker must not be able to steer it into.
+    /// </summary>
+    public static bool IsReplyTopic(string? topic)
+    {
+        if (!IsPublishable(topic) || topic![0] == '$')
+        {
+            return false;
+        }
+
+        if (!topic.StartsWith(MqttTopics.Prefix + "/", StringComparison.Ordinal))
+        {
+            return true;
+        }
+
+        var levels = topic.Split('/');
+        return levels.Length >= 5 && levels[3] == "reply" && levels[2].Length > 0 && levels[4].Length > 0;
+    }
 }
