@@ -98,6 +98,12 @@ public sealed class AskParsingTests
         Assert.Null(viaProperty.Work);
         Assert.Null(viaProperty.Reply);
         Assert.Contains("not a reply topic", viaProperty.Error!.Message, StringComparison.Ordinal);
+        foreach (var (json, responseTopic) in new[] { ($$"""{"sensor":"t1","reply_to":"{{topic}}"}""", (string?)null), ("""{"sensor":"t1"}""", topic) })
+        {
+            var query = EdgeLlm.Agent.Sensors.SensorMqttIntake.Parse(new ReadOnlySequence<byte>(Encoding.UTF8.GetBytes(json)), responseTopic, null, 1024);
+            Assert.Null(query.Reply);
+            Assert.Contains("not a reply topic", query.Error, StringComparison.Ordinal);
+        }
     }
 
     [Theory]

@@ -198,7 +198,7 @@ internal sealed class AskIntake(IOptions<AgentOptions> options, RequestDispatche
 
             if (ask.ReplyTo is { } rt && !TopicFilter.IsReplyTopic(rt))
             {
-                return Fail($"field reply_to '{rt}' is not a reply topic: no wildcards, no $ topics, and under {MqttTopics.Prefix}/ only DEVICE/reply/…");
+                return Fail(TopicFilter.NotAReplyTopic("field reply_to", rt));
             }
 
             var history = ask.History ?? [];
@@ -214,7 +214,7 @@ internal sealed class AskIntake(IOptions<AgentOptions> options, RequestDispatche
             {
                 return Fail(responseTopic is null
                     ? "the ask has no reply address: set an MQTT 5 response topic or the reply_to field"
-                    : $"the response topic '{responseTopic}' is not a reply topic: no wildcards, no $ topics, and under {MqttTopics.Prefix}/ only DEVICE/reply/…");
+                    : TopicFilter.NotAReplyTopic("the response topic", responseTopic));
             }
 
             var query = new QueryContext

@@ -54,4 +54,8 @@ internal static class TopicFilter
         var levels = topic.Split('/');
         return levels.Length >= 5 && levels[3] == "reply" && levels[2].Length > 0 && levels[4].Length > 0;
     }
+
+    /// <summary>The refusal for a reply address that <see cref="IsReplyTopic"/> rejects; <paramref name="what"/> names where it came from.</summary>
+    public static string NotAReplyTopic(string what, string topic) =>
+        $"{what} '{topic}' is not a reply topic: no wildcards, no $ topics, and under {MqttTopics.Prefix}/ only DEVICE/reply/…";
 }

@@ -183,7 +183,7 @@ internal sealed class SensorMqttIntake : IMqttSubscriber, IHostedService
     internal static SensorQueryWork Parse(ReadOnlySequence<byte> payload, string? responseTopic, byte[]? correlationData, int maxBytes)
     {
         var id = Guid.CreateVersion7().ToString("n");
-        var reply = TopicFilter.IsPublishable(responseTopic) ? new ReplyAddress(responseTopic!, correlationData, null) : null;
+        var reply = TopicFilter.IsReplyTopic(responseTopic) ? new ReplyAddress(responseTopic!, correlationData, null) : null;
         SensorQueryWork Fail(string error) => new(id, reply, null, default, error);
         if (payload.Length > maxBytes)
         {
@@ -211,7 +211,7 @@ internal sealed class SensorMqttIntake : IMqttSubscriber, IHostedService
             id = givenId;
         }
 
-        if (reply is null && TopicFilter.IsPublishable(request.ReplyTo))
+        if (reply is null && TopicFilter.IsReplyTopic(request.ReplyTo))
         {
             reply = new ReplyAddress(request.ReplyTo!, null, request.CorrelationId);
         }
@@ -222,7 +222,9 @@ internal sealed class SensorMqttIntake : IMqttSubscriber, IHostedService
 
         if (reply is null)
         {
-            return Fail("the sensor query has no reply address: set an MQTT 5 response topic or the reply_to field");
+            return Fail(responseTopic is not null ? TopicFilter.NotAReplyTopic("the response topic", responseTopic)
+                : request.ReplyTo is { } rt ? TopicFilter.NotAReplyTopic("field reply_to", rt)
+                : "the sensor query has no reply address: set an MQTT 5 response topic or the reply_to field");
         }
 
         if (string.IsNullOrWhiteSpace(request.Sensor))
