@@ -27,7 +27,18 @@ internal sealed class MosquittoBroker : IAsyncDisposable
 
     public string Folder => _dir.Path;
 
-    public static async Task<MosquittoBroker> StartAsync(bool tls = false)
+    /// <summary>Starts a broker with a plain listener that allows anonymous clients, and with <paramref name="tls"/> a TLS listener.</summary>
+    public static Task<MosquittoBroker> StartAsync(bool tls = false) => StartAsync(tls, null, []);
+
+    /// <summary>
+    /// Starts a broker as provisioning/mosquitto/edgellm.conf sets one up: no anonymous clients, the TLS listener takes
+    /// each client certificate's common name as the user name, and <paramref name="aclFile"/> says who may do what. Every
+    /// name of <paramref name="clientNames"/> gets a certificate in <see cref="Folder"/> (<c>{name}.pem</c>, <c>{name}.key</c>).
+    /// The plain listener stays open (it is how the start is awaited) but refuses every client.
+    /// </summary>
+    public static Task<MosquittoBroker> StartWithAclAsync(string aclFile, IEnumerable<string> clientNames) => StartAsync(true, aclFile, clientNames);
+
+    private static async Task<MosquittoBroker> StartAsync(bool tls, string? aclFile, IEnumerable<string> clientNames)
     {
         if (!File.Exists(Executable))
         {
@@ -35,12 +46,18 @@ internal sealed class MosquittoBroker : IAsyncDisposable
         }
 
         var broker = new MosquittoBroker(TestPaths.NewTempDir(), TestModels.FreePort());
-        var conf = new StringBuilder($"per_listener_settings false\nallow_anonymous true\npersistence false\nlog_dest stderr\nuser root\nlistener {broker.Port} 127.0.0.1\n");
+        var anonymous = aclFile is null ? "true" : "false";
+        var conf = new StringBuilder($"per_listener_settings false\nallow_anonymous {anonymous}\npersistence false\nlog_dest stderr\nuser root\nlistener {broker.Port} 127.0.0.1\n");
         if (tls)
         {
-            var certs = TestCertificates.Write(broker._dir.Path);
+            var certs = TestCertificates.Write(broker._dir.Path, clientNames);
             broker.TlsPort = TestModels.FreePort();
             conf.Append($"listener {broker.TlsPort} 127.0.0.1\ncafile {certs.Ca}\ncertfile {certs.ServerCert}\nkeyfile {certs.ServerKey}\nrequire_certificate true\n");
+        }
+
+        if (aclFile is not null)
+        {
+            conf.Append($"use_identity_as_username true\nacl_file {aclFile}\n");
         }
 
         await File.WriteAllTextAsync(Path.Combine(broker._dir.Path, "mosquitto.conf"), conf.ToString());

@@ -51,6 +51,8 @@ public sealed class ServiceTests
         { ["--broker", "http://example"], new(), "--broker" },
         { ["--config", "/nonexistent/agent.json"], new(), "--config" },
         { ["--model", "/nonexistent/model"], new(), "/nonexistent/model" },
+        { [], new() { ["EDGELLM__UPDATES__TRUSTEDKEYS__0"] = "/nonexistent/publisher.pub" }, "Updates:TrustedKeys: /nonexistent/publisher.pub does not exist" },
+        { [], new() { ["EDGELLM__UPDATES__CHECKINTERVALSECONDS"] = "0" }, "Updates:CheckIntervalSeconds" },
     };
 
     [Theory]

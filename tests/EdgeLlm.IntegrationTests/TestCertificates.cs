@@ -4,12 +4,15 @@ using System.Security.Cryptography.X509Certificates;
 
 namespace EdgeLlm.IntegrationTests;
 
-/// <summary>A throw-away CA with a server certificate for localhost/127.0.0.1 and a client certificate, as PEM files.</summary>
+/// <summary>
+/// A throw-away CA with a server certificate for localhost/127.0.0.1 and a client certificate (CN edgellm-agent), as PEM
+/// files; further client certificates on demand, one per common name (<c>{cn}.pem</c>, <c>{cn}.key</c>).
+/// </summary>
 internal static class TestCertificates
 {
     internal sealed record Files(string Ca, string ServerCert, string ServerKey, string ClientCert, string ClientKey);
 
-    public static Files Write(string folder)
+    public static Files Write(string folder, IEnumerable<string>? clientNames = null)
     {
         var now = DateTimeOffset.UnixEpoch.AddYears(56);
         using var caKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
@@ -27,6 +30,12 @@ internal static class TestCertificates
         File.WriteAllText(files.Ca, ca.ExportCertificatePem());
         Issue(ca, "CN=localhost", serverAuth: true, files.ServerCert, files.ServerKey, now, 1);
         Issue(ca, "CN=edgellm-agent", serverAuth: false, files.ClientCert, files.ClientKey, now, 2);
+        byte serial = 3;
+        foreach (var cn in clientNames ?? [])
+        {
+            Issue(ca, "CN=" + cn, serverAuth: false, Path.Combine(folder, cn + ".pem"), Path.Combine(folder, cn + ".key"), now, serial++);
+        }
+
         return files;
     }
 

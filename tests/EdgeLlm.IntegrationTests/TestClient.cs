@@ -14,32 +14,55 @@ internal sealed class TestClient : IAsyncDisposable
     private readonly IMqttClient _client;
     private readonly Channel<MqttApplicationMessage> _received = Channel.CreateUnbounded<MqttApplicationMessage>();
 
-    private TestClient(IMqttClient client, string deviceId)
+    private TestClient(IMqttClient client, string deviceId, string? replyTopic = null)
     {
         _client = client;
         DeviceId = deviceId;
-        ReplyTopic = $"test/replies/{Guid.NewGuid():n}";
+        ReplyTopic = replyTopic ?? $"test/replies/{Guid.NewGuid():n}";
     }
 
     public string DeviceId { get; }
 
     public string ReplyTopic { get; }
 
-    public static async Task<TestClient> ConnectAsync(int port, string deviceId, MqttProtocolVersion version = MqttProtocolVersion.V500, string? user = null, string? password = null)
+    public static Task<TestClient> ConnectAsync(int port, string deviceId, MqttProtocolVersion version = MqttProtocolVersion.V500, string? user = null, string? password = null)
     {
-        var client = new MqttClientFactory().CreateMqttClient();
-        var test = new TestClient(client, deviceId);
-        client.ApplicationMessageReceivedAsync += e =>
-        {
-            test._received.Writer.TryWrite(e.ApplicationMessage);
-            return Task.CompletedTask;
-        };
         var options = new MqttClientOptionsBuilder().WithTcpServer("127.0.0.1", port).WithProtocolVersion(version).WithClientId("test-" + Guid.NewGuid().ToString("n")[..10]);
         if (user is not null)
         {
             options.WithCredentials(user, password);
         }
 
+        return ConnectAsync(options, deviceId, null);
+    }
+
+    /// <summary>
+    /// Connects over TLS with the client certificate <c>{certName}.pem</c>/<c>.key</c> of <paramref name="certFolder"/>
+    /// (MQTT 5, client id <paramref name="clientId"/>); its reply topic is the one <c>edgellm ask</c> uses,
+    /// <c>edgellm/v1/{deviceId}/reply/{clientId}</c>.
+    /// </summary>
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("Reliability", "CA2000", Justification = "The certificates live as long as the test's client.")]
+    public static Task<TestClient> ConnectTlsAsync(int tlsPort, string deviceId, string certFolder, string certName, string clientId)
+    {
+        var chain = new System.Security.Cryptography.X509Certificates.X509Certificate2Collection();
+        chain.ImportFromPemFile(Path.Combine(certFolder, "ca.pem"));
+        var cert = System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPemFile(
+            Path.Combine(certFolder, certName + ".pem"), Path.Combine(certFolder, certName + ".key"));
+        var tls = new MqttClientTlsOptionsBuilder().UseTls().WithTargetHost("localhost").WithTrustChain(chain).WithClientCertificates([cert]).Build();
+        var options = new MqttClientOptionsBuilder().WithTcpServer("127.0.0.1", tlsPort).WithProtocolVersion(MqttProtocolVersion.V500)
+            .WithClientId(clientId).WithTlsOptions(tls);
+        return ConnectAsync(options, deviceId, MqttTopics.Reply(deviceId, clientId));
+    }
+
+    private static async Task<TestClient> ConnectAsync(MqttClientOptionsBuilder options, string deviceId, string? replyTopic)
+    {
+        var client = new MqttClientFactory().CreateMqttClient();
+        var test = new TestClient(client, deviceId, replyTopic);
+        client.ApplicationMessageReceivedAsync += e =>
+        {
+            test._received.Writer.TryWrite(e.ApplicationMessage);
+            return Task.CompletedTask;
+        };
         using var cts = new CancellationTokenSource(TestModels.Patience);
         var result = await client.ConnectAsync(options.Build(), cts.Token);
         if (result.ResultCode != MqttClientConnectResultCode.Success)
@@ -49,6 +72,19 @@ internal sealed class TestClient : IAsyncDisposable
         }
 
         return test;
+    }
+
+    /// <summary>Publishes <paramref name="payload"/> at QoS 1 and returns the broker's PUBACK reason code.</summary>
+    public async Task<MqttClientPublishReasonCode> PublishAsync(string topic, string payload, string? responseTopic = null)
+    {
+        var b = new MqttApplicationMessageBuilder().WithTopic(topic).WithPayload(payload).WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce);
+        if (responseTopic is not null)
+        {
+            b.WithResponseTopic(responseTopic);
+        }
+
+        var result = await _client.PublishAsync(b.Build(), CancellationToken.None);
+        return result.ReasonCode;
     }
 
     public async Task<MqttClientSubscribeResultCode> SubscribeAsync(string topic)

@@ -147,6 +147,8 @@ internal static class AgentHost
         _ = services.GetRequiredService<IOptions<ManualsOptions>>().Value;
         _ = services.GetRequiredService<IOptions<EdgeLlm.Knowledge.KnowledgeOptions>>().Value;
         _ = services.GetRequiredService<IOptions<FleetOptions>>().Value;
+        _ = services.GetRequiredService<IOptions<UpdateOptions>>().Value;
+        _ = services.GetRequiredService<IOptions<UpdateCoordinatorOptions>>().Value;
     }
 
     internal static Dictionary<string, string?> SwitchSettings(AgentSwitches s)

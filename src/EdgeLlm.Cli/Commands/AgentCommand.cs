@@ -1,5 +1,6 @@
 using System.CommandLine;
 using EdgeLlm.Agent.Hosting;
+using EdgeLlm.Agent.Updates;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 
@@ -39,7 +40,9 @@ internal static class AgentCommand
             }
             catch (OptionsValidationException ex)
             {
-                var section = ex.OptionsType == typeof(BrokerOptions) ? BrokerOptions.Section : AgentOptions.Section;
+                var section = ex.OptionsType == typeof(BrokerOptions) ? BrokerOptions.Section
+                    : ex.OptionsType == typeof(UpdateCoordinatorOptions) || ex.OptionsType == typeof(UpdateOptions) ? UpdateOptions.Section
+                    : AgentOptions.Section;
                 return CliOutput.Error(false, "invalid_config", $"invalid configuration: {string.Join("; ", ex.Failures.Select(f => Named(section, f)))}");
             }
         }));
