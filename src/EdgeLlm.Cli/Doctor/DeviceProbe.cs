@@ -44,10 +44,13 @@ internal sealed class DeviceProbe(string root)
                 return null;
             }
 
+            if (!long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var bytes))
+            {
+                throw new FormatException($"/{file}: '{text}' is neither 'max' nor a number of bytes");
+            }
+
             // cgroup v1 says "no limit" with a huge number (LONG_MAX rounded down to a page).
-            return long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var bytes) && bytes < long.MaxValue / 2
-                ? bytes
-                : throw new FormatException($"{file}: '{text}' is neither 'max' nor a number of bytes");
+            return bytes < long.MaxValue / 2 ? bytes : null;
         }
 
         return null;
