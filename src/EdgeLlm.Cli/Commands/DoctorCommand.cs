@@ -19,8 +19,8 @@ internal static class DoctorCommand
         var dataDir = CommonOptions.DataDir();
         var shape = new Option<string?>("--shape")
         {
-            Description = $"Model shape to benchmark: {string.Join(", ", Doctor.Doctor.DeviceShapes.Select(s => s.Name))}. " +
-                $"Default: the active model's shape, else {Doctor.Doctor.DefaultShape}.",
+            Description = $"Model shape to benchmark: {string.Join(", ", HardwareCheck.DeviceShapes.Select(s => s.Name))}. " +
+                $"Default: the active model's shape, else {HardwareCheck.DefaultShape}.",
         };
         var noBench = new Option<bool>("--no-bench") { Description = "Skip synthesizing and benchmarking a model." };
         var json = CommonOptions.Json();
@@ -31,10 +31,9 @@ internal static class DoctorCommand
         cmd.SetAction((parse, ct) =>
         {
             var asJson = parse.GetValue(json);
-            if (parse.GetValue(shape) is { } name && Doctor.Doctor.DeviceShapes.All(s => s.Name != name))
+            if (parse.GetValue(shape) is { } name && HardwareCheck.FindShape(name) is null)
             {
-                return Task.FromResult(CliOutput.Error(asJson, "invalid_argument",
-                    $"--shape: '{name}' is not one of {string.Join(", ", Doctor.Doctor.DeviceShapes.Select(s => s.Name))}", UsageError));
+                return Task.FromResult(CliOutput.Error(asJson, "invalid_argument", HardwareCheck.UnknownShape(name), UsageError));
             }
 
             return CliOutput.RunAsync(asJson, async () =>
@@ -47,14 +46,14 @@ internal static class DoctorCommand
                 var settings = new DoctorSettings
                 {
                     DataDir = DevicePaths.DataDir(parse, dataDir, config),
-                    ContextTokens = agent.MaxTokens + manuals.ContextTokens + Doctor.Doctor.PromptAllowanceTokens,
+                    ContextTokens = agent.MaxTokens + manuals.ContextTokens + HardwareCheck.PromptAllowanceTokens,
                     Concurrency = agent.MaxConcurrency,
                     Threads = agent.Threads,
                     Shape = parse.GetValue(shape),
                     Bench = !parse.GetValue(noBench),
                 };
                 var progress = asJson ? null : new Progress<string>(m => Console.Error.WriteLine($"doctor: {m}"));
-                var report = await Doctor.Doctor.RunAsync(settings, progress, ct).ConfigureAwait(false);
+                var report = await HardwareCheck.RunAsync(settings, progress, ct).ConfigureAwait(false);
                 if (asJson)
                 {
                     CliOutput.WriteJson(report);
@@ -72,7 +71,7 @@ internal static class DoctorCommand
 
     private static void Write(DoctorReport r)
     {
-        static string Mib(long bytes) => Doctor.Doctor.Mib(bytes) + " MiB";
+        static string Mib(long bytes) => HardwareCheck.Mib(bytes) + " MiB";
         static string List(IReadOnlyList<string> items) => items.Count == 0 ? "none" : string.Join(", ", items);
         void Section(string name, string verdictKey, params string[] lines)
         {

@@ -48,7 +48,8 @@ internal sealed record CpuInfo(string? ModelName, IReadOnlySet<string> Flags, in
             }
         }
 
-        if (model is null && parts.Count > 0)
+        // On arm64 "model name" (where present) only says "ARMv8 Processor"; the part numbers name the cores.
+        if (parts.Count > 0)
         {
             model = string.Join(" + ", parts.GroupBy(p => p).Select(g => $"{g.Count()}x {g.Key}"));
         }

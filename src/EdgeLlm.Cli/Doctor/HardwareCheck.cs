@@ -16,20 +16,20 @@ internal sealed record DoctorSettings
     public string Root { get; init; } = "/";
     public required string DataDir { get; init; }
 
-    /// <summary>Tokens of one sequence: the agent's answer budget, the manuals context, and <see cref="Doctor.PromptAllowanceTokens"/>.</summary>
+    /// <summary>Tokens of one sequence: the agent's answer budget, the manuals context, and <see cref="HardwareCheck.PromptAllowanceTokens"/>.</summary>
     public required int ContextTokens { get; init; }
 
     public int Concurrency { get; init; } = 1;
     public int Threads { get; init; }
 
-    /// <summary>The shape to benchmark; null: the active model's shape if it is one of the catalogue, else <see cref="Doctor.DefaultShape"/>.</summary>
+    /// <summary>The shape to benchmark; null: the active model's shape if it is one of the catalogue, else <see cref="HardwareCheck.DefaultShape"/>.</summary>
     public string? Shape { get; init; }
 
     public bool Bench { get; init; } = true;
 }
 
 /// <summary>Gathers the hardware report of `edgellm doctor`.</summary>
-internal static class Doctor
+internal static class HardwareCheck
 {
     /// <summary>The shape benchmarked when the device has no model of a known shape: small enough to finish in seconds.</summary>
     public const string DefaultShape = "smollm2-135m";
@@ -46,10 +46,12 @@ internal static class Doctor
     /// <summary>The shapes a device could run (the catalogue without the test-only <c>tiny</c>).</summary>
     public static IEnumerable<ModelShape> DeviceShapes => ModelShape.All.Where(s => s.Name != "tiny");
 
-    /// <summary>The catalogue shape named <paramref name="name"/>.</summary>
-    /// <exception cref="ArgumentException">Not a shape of the catalogue (the message lists them).</exception>
-    public static ModelShape Shape(string name) => ModelShape.All.FirstOrDefault(s => s.Name == name)
-        ?? throw new ArgumentException($"--shape: '{name}' is not one of {string.Join(", ", ModelShape.All.Select(s => s.Name))}");
+    /// <summary>The device shape named <paramref name="name"/>; null when there is none.</summary>
+    public static ModelShape? FindShape(string name) => DeviceShapes.FirstOrDefault(s => s.Name == name);
+
+    public static string UnknownShape(string name) => $"--shape: '{name}' is not one of {string.Join(", ", DeviceShapes.Select(s => s.Name))}";
+
+    private static ModelShape Shape(string name) => FindShape(name) ?? throw new ArgumentException(UnknownShape(name));
 
     public static async Task<DoctorReport> RunAsync(DoctorSettings settings, IProgress<string>? progress, CancellationToken cancellationToken)
     {
