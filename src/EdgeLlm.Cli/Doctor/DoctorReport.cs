@@ -1,3 +1,5 @@
+using System.Text.Json.Serialization;
+
 namespace EdgeLlm.Cli.Doctor;
 
 /// <summary>What `edgellm doctor` found; serialized with snake_case names for <c>--json</c>.</summary>
@@ -12,6 +14,7 @@ internal sealed record DoctorReport
 
     public required NpuReport Npu { get; init; }
     public required DeviceNodes Devices { get; init; }
+    [JsonPropertyName("onnxruntime")]
     public required OnnxRuntimeReport OnnxRuntime { get; init; }
     public required IReadOnlyList<ShapeFit> Shapes { get; init; }
 
