@@ -33,6 +33,7 @@ internal static class CliApp
         root.Add(Commands.Fleet.FleetCommand.Build());
         root.Add(KeysCommand.Build());
         root.Add(BundleCommand.Build());
+        root.Add(DoctorCommand.Build());
         return root;
     }
 }

@@ -110,7 +110,7 @@ internal static class RuntimeBenchmark
 
         var weights = WeightBytes(model.Folder);
         var d = model.Config.Decoder;
-        var kv = 2L * d.NumHiddenLayers * d.NumKeyValueHeads * d.HeadSize * sizeof(float) * (promptTokens + generatedTokens);
+        var kv = KvCache.Float32Bytes(d.NumHiddenLayers, d.NumKeyValueHeads, d.HeadSize, promptTokens + generatedTokens);
         var result = new BenchmarkResult
         {
             Model = model.Folder,

@@ -130,6 +130,13 @@ internal sealed unsafe class KvCache : IDisposable
         }
     }
 
+    /// <summary>
+    /// Bytes of a float32 key/value cache of <paramref name="tokens"/> tokens over all layers (keys and values):
+    /// what a sequence of that length costs, for estimates made before a session exists.
+    /// </summary>
+    public static long Float32Bytes(int layers, int kvHeads, int headSize, int tokens) =>
+        2L * layers * kvHeads * headSize * sizeof(float) * tokens;
+
     /// <summary>Bytes of the cache state of <paramref name="length"/> tokens, over all tensors.</summary>
     public long StateBytes(int length) => _shape[1] * length * _shape[3] * _signature.KvElementSize * (long)_signature.PastKeys.Length * 2;
 

@@ -1,6 +1,8 @@
 using System.Globalization;
 using System.Text;
 
+using EdgeLlm.Runtime.Generation;
+
 namespace EdgeLlm.Runtime.ModelFolders;
 
 /// <summary>What a model folder holds, for `edgellm model info` and the agent's status.</summary>
@@ -61,7 +63,7 @@ public sealed record ModelFolderInfo
             EosTokenIds = config.EosTokenIds,
             BosTokenId = config.BosTokenId,
             TotalBytes = files.Values.Sum(),
-            KvCacheBytesPerSequence = 2L * d.NumHiddenLayers * d.NumKeyValueHeads * d.HeadSize * sizeof(float) * config.Search.MaxLength,
+            KvCacheBytesPerSequence = KvCache.Float32Bytes(d.NumHiddenLayers, d.NumKeyValueHeads, d.HeadSize, config.Search.MaxLength),
             Files = files,
             Synthesized = IsSynthesized(folder),
         };

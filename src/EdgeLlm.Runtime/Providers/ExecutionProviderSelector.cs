@@ -32,6 +32,10 @@ internal static class ExecutionProviderSelector
     private static readonly Lock RegistryLock = new();
     private static readonly Dictionary<string, string> Registered = new(StringComparer.Ordinal);
 
+    /// <summary>The kind of device a built-in provider (by ONNX Runtime's name) runs on; CPU for the CPU provider and unknown names.</summary>
+    public static ProviderDevice DeviceOfBuiltIn(string ortName) =>
+        Array.Find(KnownProviders, p => p.OrtName == ortName) is { OrtName: not null } known ? known.Device : ProviderDevice.Cpu;
+
     /// <summary>
     /// Registers <paramref name="libraries"/> (unless the policy is CPU only) and ranks the candidates:
     /// plugin EP devices and the providers named in genai_config.json's <c>provider_options</c>.

@@ -199,7 +199,7 @@ public sealed class ModelSynthesizerTests
     [Fact]
     public void A_real_shape_runs_in_onnx_runtime()
     {
-        // SmolLM2-360M is the smallest real shape (about 300 MB in int4) and has an odd head grouping (15 heads, 5 KV heads).
+        // SmolLM2-360M (about 300 MB in int4) has an odd head grouping (15 heads, 5 KV heads).
         using var dir = TestPaths.NewTempDir();
         ModelSynthesizer.Synthesize(new SynthesisOptions("llama", "smollm2-360m", "int4", dir.Path, Seed: 1));
         using var harness = new DecoderHarness(dir.Path);
