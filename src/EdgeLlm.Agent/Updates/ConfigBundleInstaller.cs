@@ -12,6 +12,9 @@ internal static class ConfigRefusals
     /// <summary>The overlay is not one the agent can run with; the rest of the reason names the key and the problem.</summary>
     public const string InvalidConfig = "invalid_config";
 
+    /// <summary>The overlay could not be written or switched in (a full disk, a read-only data directory); nothing changed.</summary>
+    public const string InstallFailed = "install_failed";
+
     /// <summary>The version is installed with another overlay.</summary>
     public const string VersionConflict = "version_conflict";
 
@@ -109,14 +112,23 @@ internal sealed class ConfigBundleInstaller : IBundleInstaller, IDisposable
                 return Finish(slot, ActivationStates.Active, "already active");
             }
 
-            var before = _load(_slots.FileIfPresent(active));
+            var before = LoadOrEmpty(_slots.FileIfPresent(active));
             Report(slot, ActivationStates.Unpacking, null);
-            if (!installed)
+            try
             {
-                DurableFile.Replace(target, stream => stream.Write(bytes));
-            }
+                if (!installed)
+                {
+                    DurableFile.Replace(target, stream => stream.Write(bytes));
+                }
 
-            _slots.Switch(slot, active);
+                _slots.Switch(slot, active);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                _slots.Revert(active, previous);
+                _slots.DeleteLeftovers();
+                return Finish(slot, ActivationStates.RolledBack, $"{ConfigRefusals.InstallFailed}: the overlay cannot be written under {_slots.Root}: {ex.Message}");
+            }
             Report(slot, ActivationStates.SmokeTest, null);
             if (Problem(_slots.ActiveFile) is { } failure)
             {
@@ -138,6 +150,19 @@ internal sealed class ConfigBundleInstaller : IBundleInstaller, IDisposable
     }
 
     public void Dispose() => _gate.Dispose();
+
+    /// <summary>The configuration the agent runs with now; an overlay that no longer reads (edited by hand) counts as none.</summary>
+    private IConfiguration LoadOrEmpty(string? overlay)
+    {
+        try
+        {
+            return _load(overlay);
+        }
+        catch (Exception ex) when (ex is InvalidDataException or FormatException or IOException)
+        {
+            return _load(null);
+        }
+    }
 
     /// <summary>Why the configuration with <paramref name="overlay"/> would not start the agent, or null.</summary>
     private string? Problem(string? overlay)

@@ -307,6 +307,22 @@ public sealed class ConfigUpdateTests : IDisposable
         Assert.Equal(128, Bound().Agent.MaxTokens);
     }
 
+    [Fact]
+    public async Task An_overlay_that_cannot_be_written_is_rolled_back_with_the_links_as_they_were()
+    {
+        await ImportAsync("1.0.0", V1);
+        // A file where the slot folder must go: creating the folder fails as on a full or read-only disk.
+        File.WriteAllText(Path.Combine(Slots.Root, Name, "2.0.0"), "in the way");
+
+        var result = await ImportAsync("2.0.0", """{"Agent":{"MaxTokens":128}}""");
+
+        Assert.Equal(ActivationStates.RolledBack, result.State);
+        Assert.StartsWith("install_failed: the overlay cannot be written under ", result.Reason, StringComparison.Ordinal);
+        Assert.Equal((new SlotRef(Name, "1.0.0"), null), (Slots.Active, Slots.Previous));
+        Assert.Equal(256, Bound().Agent.MaxTokens);
+        Assert.Empty(StagingLeftovers());
+    }
+
     [Theory]
     [InlineData(ActivationStates.Unpacking, "1.0.0", 256)]
     [InlineData(ActivationStates.SmokeTest, "2.0.0", 128)]
