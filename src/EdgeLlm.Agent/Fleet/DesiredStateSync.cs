@@ -50,6 +50,8 @@ internal sealed class DesiredStateSync(
 
     public ArtifactRef? DesiredAdapter => _desired.Adapters.Count > 0 ? _desired.Adapters[0] : null;
 
+    public ArtifactRef? DesiredConfig => _desired.ConfigBundle;
+
     /// <summary>The model update in progress and recent update failures, shown in the reported state; null without updates.</summary>
     public IUpdateStatus? Updates { get; set; }
 
@@ -163,15 +165,15 @@ internal sealed class DesiredStateSync(
         return true;
     }
 
-    /// <summary>What the device runs. The applied revision is the newest desired one whose model and adapters it already runs.</summary>
+    /// <summary>What the device runs. The applied revision is the newest desired one whose model, adapters and config bundle it already runs.</summary>
     internal ReportedState Reported()
     {
         var status = probe.Status();
         var running = status.Model is { } m ? new ArtifactRef { Name = m.Id, Version = m.Version } : null;
         var desired = _desired;
         var adapter = Updates?.Adapter;
-        var adapterMatches = DesiredAdapter is not { } wanted || (adapter is not null && adapter.Name == wanted.Name && adapter.Version == wanted.Version);
-        var matches = adapterMatches && (desired.Model is null || (running is not null && desired.Model.Name == running.Name && desired.Model.Version == running.Version));
+        var configBundle = Updates?.ConfigBundle;
+        var matches = Same(DesiredAdapter, adapter) && Same(DesiredConfig, configBundle) && (desired.Model is null || (running is not null && desired.Model.Name == running.Name && desired.Model.Version == running.Version));
         var applied = long.TryParse(outbox.GetState(AppliedKey), NumberStyles.None, CultureInfo.InvariantCulture, out var a) ? a : 0;
         if (matches && desired.Revision > applied)
         {
@@ -191,12 +193,17 @@ internal sealed class DesiredStateSync(
             AppliedRevision = applied,
             Model = running,
             Adapters = adapter is null ? [] : [adapter],
+            ConfigBundle = configBundle,
             AgentVersion = status.Version,
             Health = status.Model is null || errors.Any(e => e.EndsWith(Contracts.Mqtt.ErrorCodes.Internal, StringComparison.Ordinal)) ? "degraded" : "ok",
             State = Updates?.InProgress ?? status.State,
             Errors = errors,
         };
     }
+
+    /// <summary>Whether the device runs <paramref name="wanted"/> (nothing wanted always matches).</summary>
+    private static bool Same(ArtifactRef? wanted, ArtifactRef? running) =>
+        wanted is null || (running is not null && running.Name == wanted.Name && running.Version == wanted.Version);
 
     /// <summary>Takes the fleet's half of the query-log policy; withdrawing it deletes entries not yet uploaded.</summary>
     private void ApplyPolicy()

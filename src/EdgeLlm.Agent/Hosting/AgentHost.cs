@@ -44,11 +44,20 @@ internal static class AgentHost
 
     /// <summary>
     /// The configuration in order of precedence, lowest first: appsettings.json next to the executable,
-    /// the config file (<c>--config</c>, else /etc/edgellm/agent.json when present), <c>EDGELLM__</c> environment
-    /// variables (<c>EDGELLM__AGENT__DATADIR</c> is <c>Agent:DataDir</c>), then the switches.
+    /// the config file (<c>--config</c>, else /etc/edgellm/agent.json when present), the active config bundle's overlay
+    /// (<c>DATA_DIR/config/active/agent.json</c>, <see cref="ConfigSlots"/>), <c>EDGELLM__</c> environment variables
+    /// (<c>EDGELLM__AGENT__DATADIR</c> is <c>Agent:DataDir</c>), then the switches. The overlay is read once, at start: no
+    /// options class is read through <c>IOptionsMonitor</c>, so a new overlay takes effect at the next start.
     /// </summary>
-    public static IConfigurationBuilder AddAgentConfiguration(this IConfigurationBuilder config, AgentSwitches switches)
+    /// <param name="config">The builder to add the sources to.</param>
+    /// <param name="switches">The switches of <c>edgellm agent</c>.</param>
+    /// <param name="overlay">
+    /// The overlay file for a data directory, or null for none; default <see cref="ConfigSlots.ActiveOverlay"/>. The
+    /// data directory comes from the other sources (a bundle cannot move it: <see cref="ConfigOverlay.Locked"/>).
+    /// </param>
+    public static IConfigurationBuilder AddAgentConfiguration(this IConfigurationBuilder config, AgentSwitches switches, Func<string, string?>? overlay = null)
     {
+        ArgumentNullException.ThrowIfNull(config);
         config.AddJsonFile(Path.Combine(AppContext.BaseDirectory, "appsettings.json"), optional: true, reloadOnChange: false);
         if (switches.ConfigFile is { } file)
         {
@@ -64,8 +73,23 @@ internal static class AgentHost
             config.AddJsonFile(DefaultConfigFile, optional: true, reloadOnChange: false);
         }
 
+        var overlayAt = config.Sources.Count;
         config.AddEnvironmentVariables("EDGELLM__");
         config.AddInMemoryCollection(SwitchSettings(switches));
+        var below = new ConfigurationBuilder();
+        foreach (var source in config.Sources)
+        {
+            below.Add(source);
+        }
+
+        var dataDir = below.Build()[$"{AgentOptions.Section}:{nameof(AgentOptions.DataDir)}"] ?? new AgentOptions().DataDir;
+        if ((overlay ?? ConfigSlots.ActiveOverlay)(dataDir) is { } overlayFile)
+        {
+            var source = new Microsoft.Extensions.Configuration.Json.JsonConfigurationSource { Path = Path.GetFileName(overlayFile), Optional = false, ReloadOnChange = false };
+            source.FileProvider = new Microsoft.Extensions.FileProviders.PhysicalFileProvider(Path.GetDirectoryName(Path.GetFullPath(overlayFile))!);
+            config.Sources.Insert(overlayAt, source);
+        }
+
         return config;
     }
 
@@ -73,6 +97,7 @@ internal static class AgentHost
     {
         var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings { ContentRootPath = AppContext.BaseDirectory });
         builder.Configuration.AddAgentConfiguration(switches);
+        builder.Services.AddSingleton(switches);
         builder.Logging.AddConfiguration(builder.Configuration.GetSection("Logging"));
         builder.Logging.AddSimpleConsole(o =>
         {

@@ -88,9 +88,12 @@ internal sealed record DeviceResources(long? MemoryAvailableBytes, long? DiskFre
 }
 
 /// <summary>The end of one bundle's way through <see cref="ImportPipeline"/>.</summary>
-internal sealed record ImportResult(string Name, string Version, string State, string? Reason)
+internal sealed record ImportResult(string Name, string Version, string State, string? Reason, BundleKind? Kind = null)
 {
     public bool Activated => State == ActivationStates.Active;
+
+    /// <summary>A config bundle was switched in but changes settings the agent reads at start (<see cref="ConfigRefusals.RestartRequired"/>).</summary>
+    public bool RestartRequired => Activated && Reason?.StartsWith(ConfigRefusals.RestartRequired, StringComparison.Ordinal) == true;
 
     public string Text => Reason is null ? State : State + ": " + Reason;
 }
@@ -100,7 +103,7 @@ internal sealed record ImportResult(string Name, string Version, string State, s
 /// <c>edgellm bundle import</c> was run: <c>verifying</c> (the header is read and the runtime needs checked before anything
 /// is written), unpack with <see cref="BundleReader"/> into <c>staging/{sha256}/</c> (every signature, size and hash checked
 /// on the way), the verified manifest checked against the expected name and version, then by kind: a model to
-/// <see cref="ModelActivator.ActivateAsync"/>, adapters and manuals to their <see cref="IBundleInstaller"/>. A refusal is
+/// <see cref="ModelActivator.ActivateAsync"/>, adapters, manuals and config to their <see cref="IBundleInstaller"/>. A refusal is
 /// reported as <c>refused: code: why</c> and leaves nothing behind in staging; what served before keeps serving.
 /// </summary>
 internal sealed class ImportPipeline(BundleTrust trust, ModelActivator activator, IEnumerable<IBundleInstaller> installers, IActivationEvents events, string dataDir, TimeProvider time)
@@ -174,7 +177,7 @@ internal sealed class ImportPipeline(BundleTrust trust, ModelActivator activator
             var result = verified.Manifest.Kind == BundleKind.Model
                 ? await activator.ActivateAsync(ModelCandidate.FromManifest(staging, verified.Manifest), cancellationToken).ConfigureAwait(false)
                 : await InstallerOf(verified.Manifest.Kind)!.InstallAsync(staging, verified.Manifest, cancellationToken).ConfigureAwait(false);
-            return new ImportResult(name, version, result.State, result.Reason);
+            return new ImportResult(name, version, result.State, result.Reason, verified.Manifest.Kind);
         }
         catch (BundleRejectedException ex)
         {

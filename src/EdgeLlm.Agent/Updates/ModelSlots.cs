@@ -87,14 +87,20 @@ internal sealed class ModelSlots
     public const string PreviousLink = "previous";
     public const string StateFile = "slots.json";
 
-    public ModelSlots(string dataDir) => Root = Path.Combine(Path.GetFullPath(dataDir), "models");
+    private readonly SlotLinks _links;
+
+    public ModelSlots(string dataDir)
+    {
+        Root = Path.Combine(Path.GetFullPath(dataDir), "models");
+        _links = new SlotLinks(Root, "move the model into models/NAME/VERSION/ and let the agent manage the link");
+    }
 
     /// <summary><c>DATA_DIR/models</c>.</summary>
     public string Root { get; }
 
     public string ActivePath => Path.Combine(Root, ActiveLink);
 
-    public string PathOf(SlotRef slot) => Path.Combine(Root, slot.Name, slot.Version);
+    public string PathOf(SlotRef slot) => _links.PathOf(slot);
 
     /// <summary>Names that would collide with the layout's own entries; bundle names are checked by the bundle reader too.</summary>
     public static string? RefuseName(SlotRef slot) =>
@@ -137,84 +143,19 @@ internal sealed class ModelSlots
     }
 
     /// <summary>The slot a link names, or null when the link is missing, is not a link, or names no <c>NAME/VERSION</c>.</summary>
-    public SlotRef? ReadLink(string link)
-    {
-        var target = new FileInfo(Path.Combine(Root, link)).LinkTarget;
-        if (target is null || Path.IsPathRooted(target))
-        {
-            return null;
-        }
-
-        var parts = target.Split('/', StringSplitOptions.RemoveEmptyEntries);
-        return parts.Length == 2 ? new SlotRef(parts[0], parts[1]) : null;
-    }
+    public SlotRef? ReadLink(string link) => _links.Read(link);
 
     /// <summary>Points <paramref name="link"/> at <paramref name="slot"/> atomically (null removes it).</summary>
-    public void SetLink(string link, SlotRef? slot)
-    {
-        var path = Path.Combine(Root, link);
-        var exists = new FileInfo(path).LinkTarget is not null;
-        if (!exists && (Directory.Exists(path) || File.Exists(path)))
-        {
-            throw new IOException($"{path} is a real folder or file, not a link; move the model into models/NAME/VERSION/ and let the agent manage the link");
-        }
-
-        if (slot is null)
-        {
-            if (exists)
-            {
-                File.Delete(path);
-            }
-
-            return;
-        }
-
-        if (!exists)
-        {
-            // symlink(2) creates the name atomically: there is no old link to replace.
-            File.CreateSymbolicLink(path, slot.Relative);
-            return;
-        }
-
-        var temp = Path.Combine(Root, "." + link + ".tmp-" + RandomSuffix());
-        File.CreateSymbolicLink(temp, slot.Relative);
-        File.Replace(temp, path, destinationBackupFileName: null);
-    }
+    public void SetLink(string link, SlotRef? slot) => _links.Set(link, slot);
 
     /// <summary>Whether the slot's folder holds a model (a complete slot: it was made by one rename).</summary>
     public bool IsComplete(SlotRef slot) => File.Exists(Path.Combine(PathOf(slot), "genai_config.json"));
 
     /// <summary>Deletes a slot folder (and its NAME folder when that is left empty).</summary>
-    public void DeleteSlot(SlotRef slot)
-    {
-        var path = PathOf(slot);
-        if (Directory.Exists(path))
-        {
-            Directory.Delete(path, recursive: true);
-        }
-
-        var parent = Path.Combine(Root, slot.Name);
-        if (Directory.Exists(parent) && !Directory.EnumerateFileSystemEntries(parent).Any())
-        {
-            Directory.Delete(parent);
-        }
-    }
+    public void DeleteSlot(SlotRef slot) => _links.DeleteSlot(slot);
 
     /// <summary>Temp links and state files left by a crash.</summary>
-    public void DeleteLeftovers()
-    {
-        if (!Directory.Exists(Root))
-        {
-            return;
-        }
-
-        foreach (var entry in Directory.EnumerateFileSystemEntries(Root, "*.tmp-*"))
-        {
-            File.Delete(entry);
-        }
-    }
-
-    private static string RandomSuffix() => DurableFile.RandomSuffix();
+    public void DeleteLeftovers() => _links.DeleteTemporaries();
 }
 
 /// <summary>Small state files replaced whole: written to <c>NAME.tmp-RANDOM</c>, flushed to disk, renamed over the old one.</summary>

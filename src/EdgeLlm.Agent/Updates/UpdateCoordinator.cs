@@ -55,13 +55,16 @@ internal sealed class UpdateCoordinatorOptionsRules : IValidateOptions<UpdateCoo
     }
 }
 
-/// <summary>The model and adapter the fleet wants the device to run (the seam unit tests replace; the agent's is <see cref="DesiredStateSync"/>).</summary>
+/// <summary>The model, adapter and config bundle the fleet wants the device to run (the seam unit tests replace; the agent's is <see cref="DesiredStateSync"/>).</summary>
 internal interface IDesiredModel
 {
     ArtifactRef? DesiredModel { get; }
 
     /// <summary>The adapter to apply to answers (the first of the desired state's adapters), or null.</summary>
     ArtifactRef? DesiredAdapter => null;
+
+    /// <summary>The config bundle whose overlay the device's configuration should load, or null.</summary>
+    ArtifactRef? DesiredConfig => null;
 }
 
 /// <summary>Brings a bundle named by its SHA-256 into the device's staging folder; returns its path.</summary>
@@ -91,12 +94,14 @@ internal sealed class UpdateCoordinator : AgentService
     public const string ImportedKey = "updates_imported";
     public const string RefusedKey = "updates_refused";
     public const string RefusedAdapterKey = "updates_refused_adapter";
+    public const string RefusedConfigKey = "updates_refused_config";
     private const int RememberImports = 200;
 
     private readonly IDesiredModel _desired;
     private readonly IBundleFetcher _fetcher;
     private readonly ModelActivator _activator;
     private readonly ActiveAdapter? _adapters;
+    private readonly ConfigSlots? _configs;
     private readonly IActivationEvents _events;
     private readonly Outbox _state;
     private readonly Func<DeviceResources> _resources;
@@ -114,6 +119,7 @@ internal sealed class UpdateCoordinator : AgentService
         ModelActivator activator,
         IEnumerable<IBundleInstaller> installers,
         ActiveAdapter adapters,
+        ConfigBundleInstaller configs,
         IActivationEvents events,
         Outbox state,
         IDeviceProbe probe,
@@ -121,7 +127,7 @@ internal sealed class UpdateCoordinator : AgentService
         IOptions<AgentOptions> agent,
         TimeProvider time,
         ILogger<UpdateCoordinator> logger)
-        : this(desired, fetcher, activator, events, state, () => DeviceResources.Of(probe), options.Value, agent.Value.DataDir, time, logger, installers, adapters)
+        : this(desired, fetcher, activator, events, state, () => DeviceResources.Of(probe), options.Value, agent.Value.DataDir, time, logger, installers, adapters, configs.Slots)
     {
     }
 
@@ -137,10 +143,11 @@ internal sealed class UpdateCoordinator : AgentService
         TimeProvider time,
         ILogger<UpdateCoordinator> logger,
         IEnumerable<IBundleInstaller>? installers = null,
-        ActiveAdapter? adapters = null)
+        ActiveAdapter? adapters = null,
+        ConfigSlots? configs = null)
     {
-        (_desired, _fetcher, _activator, _events, _state, _resources, _options, _dataDir, _time, _logger, _adapters) =
-            (desired, fetcher, activator, events, state, resources, options, dataDir, time, logger, adapters);
+        (_desired, _fetcher, _activator, _events, _state, _resources, _options, _dataDir, _time, _logger, _adapters, _configs) =
+            (desired, fetcher, activator, events, state, resources, options, dataDir, time, logger, adapters, configs);
         _trust = BundleTrust.Load(options.TrustedKeys);
         _pipeline = new ImportPipeline(_trust, activator, installers ?? [], events, dataDir, time);
     }
@@ -154,7 +161,7 @@ internal sealed class UpdateCoordinator : AgentService
         }
     }
 
-    /// <summary>One look at the desired state (the model first, then the adapter for it), then at the import folder; returns what was installed (for tests and logs).</summary>
+    /// <summary>One look at the desired state (the model first, then the adapter for it, then the config bundle), then at the import folder; returns what was installed (for tests and logs).</summary>
     public async Task<IReadOnlyList<ImportResult>> StepAsync(CancellationToken cancellationToken)
     {
         var results = new List<ImportResult>();
@@ -168,6 +175,12 @@ internal sealed class UpdateCoordinator : AgentService
             && await FromFleetAsync(adapter, adapterSha, RefusedAdapterKey, cancellationToken).ConfigureAwait(false) is { } installed)
         {
             results.Add(installed);
+        }
+
+        if (_desired.DesiredConfig is { Sha256: { } configSha } config && WantedConfig(config, configSha)
+            && await FromFleetAsync(config, configSha, RefusedConfigKey, cancellationToken).ConfigureAwait(false) is { } configured)
+        {
+            results.Add(configured);
         }
 
         results.AddRange(await FromImportFolderAsync(cancellationToken).ConfigureAwait(false));
@@ -196,9 +209,11 @@ internal sealed class UpdateCoordinator : AgentService
         }
 
         var result = await _pipeline.InstallAsync(path, sha, want, _resources(), cancellationToken).ConfigureAwait(false);
-        if (result.State == UpdateStates.Refused && result.Reason?.StartsWith(AdapterRefusals.NoBaseModel, StringComparison.Ordinal) != true)
+        if ((result.State == UpdateStates.Refused && result.Reason?.StartsWith(AdapterRefusals.NoBaseModel, StringComparison.Ordinal) != true)
+            || (refusedKey == RefusedConfigKey && !result.Activated))
         {
-            // Never fetched again; an adapter waiting for its base model is tried again once one serves.
+            // Never fetched again; an adapter waiting for its base model is tried again once one serves. A config bundle keeps
+            // no failure record of its own, so one rolled back is not tried again either.
             _state.SetState(refusedKey, sha);
         }
 
@@ -237,6 +252,9 @@ internal sealed class UpdateCoordinator : AgentService
         return (current is null || current.Name != want.Name || current.Version != want.Version)
             && state.LastFailure?.Slot != slot && _state.GetState(RefusedAdapterKey) != sha;
     }
+
+    private bool WantedConfig(ArtifactRef want, string sha) =>
+        _configs is not null && _configs.Active != new SlotRef(want.Name, want.Version) && _state.GetState(RefusedConfigKey) != sha;
 
     private async Task<IReadOnlyList<ImportResult>> FromImportFolderAsync(CancellationToken cancellationToken)
     {

@@ -46,6 +46,9 @@ internal interface IUpdateStatus
 
     /// <summary>The adapter applied to answers, or null.</summary>
     ArtifactRef? Adapter => null;
+
+    /// <summary>The config bundle whose overlay the configuration loads (<c>config/active</c>), or null.</summary>
+    ArtifactRef? ConfigBundle => null;
 }
 
 /// <summary>Download progress as update events (<c>downloading 43%</c>), named after the desired model or adapter being fetched.</summary>
@@ -87,12 +90,16 @@ internal sealed class UpdateStateReporter : IUpdateStatus, IHostedService
     private readonly List<string> _errors = [];
     private string? _inProgress;
     private ActiveAdapter? _adapters;
+    private ConfigSlots? _configs;
 
-    public UpdateStateReporter(ActivationEventLog log, Outbox outbox, DesiredStateSync sync, MqttConnection mqtt, ActiveAdapter adapters, IOptions<AgentOptions> agent, ILogger<UpdateStateReporter> logger)
+    public UpdateStateReporter(ActivationEventLog log, Outbox outbox, DesiredStateSync sync, MqttConnection mqtt, ActiveAdapter adapters, ConfigBundleInstaller configs, IOptions<AgentOptions> agent,
+        ILogger<UpdateStateReporter> logger)
         : this(log, outbox, mqtt, agent.Value.DeviceId, logger)
     {
         ArgumentNullException.ThrowIfNull(sync);
+        ArgumentNullException.ThrowIfNull(configs);
         _adapters = adapters;
+        _configs = configs.Slots;
         sync.Updates = this;
     }
 
@@ -105,6 +112,8 @@ internal sealed class UpdateStateReporter : IUpdateStatus, IHostedService
     public string? InProgress => Volatile.Read(ref _inProgress);
 
     public ArtifactRef? Adapter => _adapters?.Current is { } a ? new ArtifactRef { Name = a.Name, Version = a.Version } : null;
+
+    public ArtifactRef? ConfigBundle => _configs?.Active is { } c ? new ArtifactRef { Name = c.Name, Version = c.Version } : null;
 
     public IReadOnlyList<string> Errors
     {

@@ -12,7 +12,8 @@ internal static class UpdatesRegistration
 {
     /// <summary>
     /// Model updates: <c>Updates</c> options, the loader seam, the event log, the activator (also a request recorder, for
-    /// probation), the adapter installer and the adapter answers use, and the start-up recovery of an interrupted activation. Register before the <c>ActiveModel</c>: hosted
+    /// probation), the adapter installer and the adapter answers use, the config bundle installer (reading the configuration
+    /// with the switches <c>AgentHost.CreateBuilder</c> registers), and the start-up recovery of an interrupted activation. Register before the <c>ActiveModel</c>: hosted
     /// services start in registration order, and recovery must fix <c>models/active</c> before the model is loaded.
     /// </summary>
     public static IHostApplicationBuilder AddModelUpdates(this IHostApplicationBuilder builder)
@@ -28,6 +29,13 @@ internal static class UpdatesRegistration
         services.AddSingleton<ActiveAdapter>();
         services.AddSingleton<AdapterInstaller>();
         services.AddSingleton<IBundleInstaller>(sp => sp.GetRequiredService<AdapterInstaller>());
+        services.AddSingleton(sp => new ConfigBundleInstaller(
+            sp.GetRequiredService<IOptions<AgentOptions>>(),
+            sp.GetService<AgentSwitches>() ?? new AgentSwitches(),
+            sp.GetRequiredService<IActivationEvents>(),
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<ILogger<ConfigBundleInstaller>>()));
+        services.AddSingleton<IBundleInstaller>(sp => sp.GetRequiredService<ConfigBundleInstaller>());
         services.AddHostedService<SlotRecovery>();
         services.AddHostedService<UpdateStateScript>();
         services.AddOptionsWithValidateOnStart<UpdateOptions>().Bind(builder.Configuration.GetSection(UpdateOptions.Section));
@@ -65,8 +73,8 @@ internal static class UpdatesRegistration
 }
 
 /// <summary>
-/// Runs <see cref="ModelActivator.Recover"/> before any model is loaded (and deletes unpacked staging folders a crash
-/// left), and marks a probation interrupted by a normal
+/// Runs <see cref="ModelActivator.Recover"/> before any model is loaded (and deletes unpacked staging folders and config
+/// slots no link names, which a crash left), and marks a probation interrupted by a normal
 /// stop. A recovery that fails on the disk is logged and the agent starts with <c>models/active</c> as it is: refusing
 /// to start would leave the device with no model at all.
 /// </summary>
@@ -78,6 +86,7 @@ internal sealed class SlotRecovery(ModelActivator activator, IOptions<AgentOptio
         {
             activator.Recover();
             ImportPipeline.DeleteUnpackedLeftovers(agent.Value.DataDir);
+            new ConfigSlots(agent.Value.DataDir).DeleteLeftovers();
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or InvalidDataException)
         {

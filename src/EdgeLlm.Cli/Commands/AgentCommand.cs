@@ -49,21 +49,5 @@ internal static class AgentCommand
         return cmd;
     }
 
-    /// <summary>Validator failures name the member only ("MaxPayloadBytes: The field AgentOptions.MaxPayloadBytes must be …"); make that the full key.</summary>
-    internal static string Named(string section, string failure)
-    {
-        if (failure.StartsWith(section + ":", StringComparison.Ordinal))
-        {
-            return failure;
-        }
-
-        var colon = failure.IndexOf(": ", StringComparison.Ordinal);
-        if (colon <= 0 || failure[..colon].Contains(' ', StringComparison.Ordinal))
-        {
-            return $"{section}: {failure}";
-        }
-
-        var message = System.Text.RegularExpressions.Regex.Replace(failure[(colon + 2)..], @"^The field \S+ ", "");
-        return $"{section}:{failure[..colon]}: {message}";
-    }
+    internal static string Named(string section, string failure) => OptionsFailures.Named(section, failure);
 }

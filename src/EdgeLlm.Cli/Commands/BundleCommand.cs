@@ -30,7 +30,7 @@ internal static class BundleCommand
         var config = CommonOptions.Config();
         var trust = new Option<string[]>("--trust") { Description = "Trusted publisher public key (NAME.pub); repeatable. Default: Updates:TrustedKeys of the device configuration." };
         var json = CommonOptions.Json();
-        var cmd = new Command("import", "Verify a model bundle and activate it on a stopped agent's data directory (air-gapped updates): the agent's own checks, smoke test and rollback. Exit 0 when active, 1 with the reason.")
+        var cmd = new Command("import", "Verify a bundle (model, adapter, manuals or config) and activate it on a stopped agent's data directory (air-gapped updates): the agent's own checks, smoke test and rollback. Exit 0 when active, 1 with the reason.")
         {
             file, dataDir, config, trust, json,
         };
@@ -50,7 +50,8 @@ internal static class BundleCommand
             using var trusted = BundleTrust.Load(keys);
             var output = parse.InvocationConfiguration.Output;
             var progress = new StepWriter(parse.GetValue(json) ? null : output);
-            var result = await ImportOffline.RunAsync(parse.GetValue(file)!, agent, trusted, progress, NullLoggerFactory.Instance, ct).ConfigureAwait(false);
+            var switches = new AgentSwitches { ConfigFile = parse.GetValue(config), DataDir = agent.DataDir };
+            var result = await ImportOffline.RunAsync(parse.GetValue(file)!, agent, trusted, progress, NullLoggerFactory.Instance, ct, switches).ConfigureAwait(false);
             if (!result.Activated)
             {
                 var code = result.State == UpdateStates.Refused ? "bundle_refused" : "activation_failed";
@@ -59,7 +60,21 @@ internal static class BundleCommand
 
             if (parse.GetValue(json))
             {
-                BundleCliOutput.WriteJson(parse, new { result.Name, result.Version, result.State, result.Reason, Slots = new ModelSlots(agent.DataDir).Describe() });
+                var configs = new ConfigSlots(agent.DataDir);
+                BundleCliOutput.WriteJson(parse, new
+                {
+                    result.Name,
+                    result.Version,
+                    result.State,
+                    result.Reason,
+                    result.RestartRequired,
+                    Slots = new ModelSlots(agent.DataDir).Describe(),
+                    Config = new { configs.Root, Active = configs.Active, Previous = configs.Previous },
+                });
+            }
+            else if (result.Kind == BundleKind.Config)
+            {
+                output.WriteLine($"{result.Name} {result.Version} is the active config of {agent.DataDir} ({result.Text}); the agent reads it when it starts");
             }
             else
             {

@@ -142,6 +142,10 @@ public sealed record DesiredState
 
     public IReadOnlyList<ArtifactRef> Adapters { get; set; } = [];
 
+    /// <summary>The config bundle (a signed overlay of the device's configuration file) the device should run, or null.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public ArtifactRef? ConfigBundle { get; init; }
+
     /// <summary>Configuration fragments (a JSON object of agent settings), or null.</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public JsonElement? Config { get; init; }
@@ -156,6 +160,8 @@ public sealed record DesiredStateUpdate
     public ArtifactRef? Model { get; init; }
 
     public IReadOnlyList<ArtifactRef> Adapters { get; set; } = [];
+
+    public ArtifactRef? ConfigBundle { get; init; }
 
     public JsonElement? Config { get; init; }
 
@@ -172,6 +178,10 @@ public sealed record ReportedState
     public ArtifactRef? Model { get; init; }
 
     public IReadOnlyList<ArtifactRef> Adapters { get; set; } = [];
+
+    /// <summary>The config bundle whose overlay the device's configuration loads (<c>config/active</c>), or null.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public ArtifactRef? ConfigBundle { get; init; }
 
     public string? AgentVersion { get; init; }
 

@@ -165,6 +165,7 @@ internal sealed class OperatorApi(IFleetStore store, TimeProvider time, IOptions
         {
             Model = await WithSha256Async(update.Model, ct),
             Adapters = [.. (await Task.WhenAll(update.Adapters.Select(a => WithSha256Async(a, ct)))).OfType<ArtifactRef>()],
+            ConfigBundle = await WithSha256Async(update.ConfigBundle, ct),
         };
         var desired = await store.SetDesiredAsync(id, update, ct);
         var model = update.Model is { } m ? $"{m.Name}@{m.Version}" : "none";

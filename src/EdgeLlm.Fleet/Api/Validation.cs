@@ -58,12 +58,12 @@ internal static partial class Validation
     public static string? Reported(ReportedState state) =>
         state.AppliedRevision < 0 ? "applied_revision must not be negative"
         : state.Health is not ("ok" or "degraded" or "error") ? "health must be ok, degraded or error"
-        : Artifact("model", state.Model) ?? Artifacts("adapters", state.Adapters)
+        : Artifact("model", state.Model) ?? Artifacts("adapters", state.Adapters) ?? Artifact("config_bundle", state.ConfigBundle)
           ?? Text("agent_version", state.AgentVersion) ?? Text("state", state.State)
           ?? List("errors", state.Errors, int.MaxValue, MaxErrorText);
 
     public static string? Desired(DesiredStateUpdate update) =>
-        Artifact("model", update.Model) ?? Artifacts("adapters", update.Adapters)
+        Artifact("model", update.Model) ?? Artifacts("adapters", update.Adapters) ?? Artifact("config_bundle", update.ConfigBundle)
         ?? (update.Config is { } config && config.ValueKind is not (JsonValueKind.Object or JsonValueKind.Null)
             ? "config must be a JSON object" : null);
 

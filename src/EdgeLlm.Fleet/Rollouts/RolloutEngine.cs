@@ -278,6 +278,7 @@ internal sealed class RolloutEngine(IFleetStore store, TimeProvider time, ILogge
         {
             Model = ReferenceEquals(model, NoModel) ? null : model,
             Adapters = desired.Adapters,
+            ConfigBundle = desired.ConfigBundle,
             Config = desired.Config,
             QueryLogUpload = desired.QueryLogUpload,
         };

@@ -236,6 +236,7 @@ internal abstract class SqlFleetStore(SqlDialect dialect, TimeProvider timeProvi
         {
             Model = update.Model,
             Adapters = update.Adapters,
+            ConfigBundle = update.ConfigBundle,
             Config = update.Config,
             QueryLogUpload = update.QueryLogUpload,
         };

@@ -14,6 +14,8 @@ internal sealed class FixedDesired : IDesiredModel
     public ArtifactRef? DesiredModel { get; set; }
 
     public ArtifactRef? DesiredAdapter { get; set; }
+
+    public ArtifactRef? DesiredConfig { get; set; }
 }
 
 /// <summary>"Downloads" by copying a local bundle into staging, as the downloader leaves it; counts fetches.</summary>

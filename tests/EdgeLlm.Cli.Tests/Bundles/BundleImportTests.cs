@@ -105,6 +105,47 @@ public sealed class BundleImportTests : IClassFixture<TinyModelFixture>, IDispos
         Assert.False(Directory.Exists(Path.Combine(DataDir, "models")));
     }
 
+    [Fact]
+    public async Task A_config_bundle_made_with_bundle_create_is_imported_as_the_overlay_and_a_hostile_one_is_refused()
+    {
+        var publisher = Path.Combine(_dir.Path, "ops");
+        Assert.Equal(0, (await Cli.RunAsync("keys", "generate", "--out", publisher)).ExitCode);
+        async Task<(CliResult Created, string Bundle)> CreateAsync(string version, string json)
+        {
+            var from = Path.Combine(_dir.Path, "config-src-" + version);
+            Directory.CreateDirectory(from);
+            File.WriteAllText(Path.Combine(from, "agent.json"), json);
+            var bundle = Path.Combine(_dir.Path, $"plant-a-{version}.edgebundle");
+            var created = await Cli.RunAsync("bundle", "create", "--kind", "config", "--from", from, "--name", "plant-a", "--version", version,
+                "--key", publisher + ".key", "--gzip", "--out", bundle, "--json");
+            return (created, bundle);
+        }
+
+        var (created, good) = await CreateAsync("1.0.0", """{"Agent":{"MaxTokens":64},"Knowledge":{"TopK":5}}""");
+        var (_, hostile) = await CreateAsync("2.0.0", """{"Agent":{"MaxTokens":64},"Updates":{"TrustedKeys":["/tmp/attacker.pub"]}}""");
+        var imported = await Cli.RunAsync("bundle", "import", good, "--data-dir", DataDir, "--config", Config, "--trust", publisher + ".pub", "--json");
+        var refused = await Cli.RunAsync("bundle", "import", hostile, "--data-dir", DataDir, "--config", Config, "--trust", publisher + ".pub", "--json");
+        var text = await Cli.RunAsync("bundle", "import", good, "--data-dir", DataDir, "--config", Config, "--trust", publisher + ".pub");
+
+        Assert.Equal(0, created.ExitCode);
+        Assert.Equal("config", created.Json().GetProperty("manifest").GetProperty("kind").GetString());
+        Assert.Equal(0, imported.ExitCode);
+        var result = imported.Json();
+        Assert.Equal("active", result.GetProperty("state").GetString());
+        Assert.True(result.GetProperty("restart_required").GetBoolean());
+        Assert.Equal("restart_required: Agent:MaxTokens, Knowledge:TopK take effect at the agent's next start", result.GetProperty("reason").GetString());
+        var active = result.GetProperty("config").GetProperty("active");
+        Assert.Equal(("plant-a", "1.0.0"), (active.GetProperty("name").GetString(), active.GetProperty("version").GetString()));
+        Assert.True(File.Exists(Path.Combine(DataDir, "config", "plant-a", "1.0.0", "agent.json")));
+        Assert.Equal(1, refused.ExitCode);
+        var error = JsonDocument.Parse(refused.Stderr).RootElement.GetProperty("error");
+        Assert.Equal(("bundle_refused", "invalid_config: Updates:TrustedKeys cannot be changed by a bundle"),
+            (error.GetProperty("code").GetString(), error.GetProperty("reason").GetString()));
+        Assert.False(Directory.Exists(Path.Combine(DataDir, "config", "plant-a", "2.0.0")));
+        Assert.Equal(0, text.ExitCode);
+        Assert.Contains("plant-a 1.0.0 is the active config of", text.Stdout, StringComparison.Ordinal);
+    }
+
     private async Task<string> BundleAsync(string version, BundleSigningKey key)
     {
         var path = Path.Combine(_dir.Path, $"tiny-{version}-{key.KeyId[..8]}.edgebundle");

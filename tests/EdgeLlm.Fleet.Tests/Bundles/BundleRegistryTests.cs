@@ -92,11 +92,13 @@ public sealed class BundleRegistryTests(PostgresFixture postgres) : IDisposable
     {
         await using var server = await StartAsync(StoreKind.Sqlite);
         var uploaded = await UploadAsync(server.Admin, await MakeBundleAsync("qwen3", "1.0.0"), HttpStatusCode.Created);
+        var config = await UploadAsync(server.Admin, await MakeBundleAsync("plant-config", "2.0.0", kind: BundleKind.Config), HttpStatusCode.Created);
         await server.EnrollAsync("dev-1");
         var update = new DesiredStateUpdate
         {
             Model = new ArtifactRef { Name = "qwen3", Version = "1.0.0" },
             Adapters = [new ArtifactRef { Name = "not-registered", Version = "1.0.0" }],
+            ConfigBundle = new ArtifactRef { Name = "plant-config", Version = "2.0.0" },
         };
 
         using var response = await server.Admin.PutAsync(FleetRoutes.DeviceDesired("dev-1"), FleetTestServer.Json(update, FleetJsonContext.Default.DesiredStateUpdate));
@@ -104,6 +106,7 @@ public sealed class BundleRegistryTests(PostgresFixture postgres) : IDisposable
 
         Assert.Equal(uploaded.Sha256, desired.Model!.Sha256);
         Assert.Null(Assert.Single(desired.Adapters).Sha256);
+        Assert.Equal(config.Sha256, desired.ConfigBundle!.Sha256);
     }
 
     [Fact]
@@ -235,13 +238,13 @@ public sealed class BundleRegistryTests(PostgresFixture postgres) : IDisposable
         return await FleetTestServer.StartAsync(kind, postgres, [$"--Fleet:TrustedPublisherKeys:0={trusted}", $"--Fleet:ArtifactsDir={ArtifactsDir}", .. settings]);
     }
 
-    private async Task<byte[]> MakeBundleAsync(string name, string version, string payload = "weights-0123456789", BundleSigningKey? key = null)
+    private async Task<byte[]> MakeBundleAsync(string name, string version, string payload = "weights-0123456789", BundleSigningKey? key = null, BundleKind kind = BundleKind.Model)
     {
         var source = Path.Combine(_dir.Path, "src-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(source);
-        await File.WriteAllTextAsync(Path.Combine(source, "model.onnx"), payload);
+        await File.WriteAllTextAsync(Path.Combine(source, kind == BundleKind.Config ? "agent.json" : "model.onnx"), payload);
         using var output = new MemoryStream();
-        var options = new BundleCreateOptions { Kind = BundleKind.Model, Name = name, Version = version };
+        var options = new BundleCreateOptions { Kind = kind, Name = name, Version = version };
         await BundleWriter.CreateAsync(options, source, key ?? _publisher, output, new FakeTimeProvider(), CancellationToken.None);
         return output.ToArray();
     }

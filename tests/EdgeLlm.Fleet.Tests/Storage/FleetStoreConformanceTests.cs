@@ -486,6 +486,7 @@ public abstract partial class FleetStoreConformanceTests : IAsyncLifetime
         {
             Model = new ArtifactRef { Name = "qwen3-0.6b", Version = "2025.03.1", Sha256 = new string('a', 64) },
             Adapters = [new ArtifactRef { Name = "klipper", Version = "3" }, new ArtifactRef { Name = "plc", Version = "1", Sha256 = new string('b', 64) }],
+            ConfigBundle = new ArtifactRef { Name = "line-3", Version = "1.2.0", Sha256 = new string('d', 64) },
             Config = configDocument.RootElement,
             QueryLogUpload = true,
         };
@@ -501,6 +502,7 @@ public abstract partial class FleetStoreConformanceTests : IAsyncLifetime
         Assert.Null(got.Config);
         Assert.Equal(update.Model, got.Model);
         Assert.Equal(update.Adapters, got.Adapters);
+        Assert.Equal(update.ConfigBundle, got.ConfigBundle);
 
         var third = await Store.SetDesiredAsync("dev-1", update, CancellationToken.None);
         got = await Store.GetDesiredAsync("dev-1", CancellationToken.None);
@@ -519,6 +521,7 @@ public abstract partial class FleetStoreConformanceTests : IAsyncLifetime
             AppliedRevision = 7,
             Model = new ArtifactRef { Name = "qwen3", Version = "2", Sha256 = new string('c', 64) },
             Adapters = [new ArtifactRef { Name = "klipper", Version = "3" }],
+            ConfigBundle = new ArtifactRef { Name = "line-3", Version = "1.2.0" },
             AgentVersion = "1.4.0",
             Health = "degraded",
             State = "retrieval_only",
@@ -533,6 +536,7 @@ public abstract partial class FleetStoreConformanceTests : IAsyncLifetime
         Assert.Equal((7L, "1.4.0", "degraded", "retrieval_only"), (back.AppliedRevision, back.AgentVersion, back.Health, back.State));
         Assert.Equal(reported.Model, back.Model);
         Assert.Equal(reported.Adapters, back.Adapters);
+        Assert.Equal(reported.ConfigBundle, back.ConfigBundle);
         Assert.Equal(reported.Errors, back.Errors);
     }
 

@@ -103,7 +103,7 @@ public sealed class FleetCliTests(FleetCliServer fleet) : IClassFixture<FleetCli
         try
         {
             var desired = Json(await FleetAsync("--json", "device", "desired", id, "--model", "qwen2.5-0.5b-int4@1.2.0", "--adapter", "pumps@3",
-                "--config", config, "--query-log-upload"));
+                "--config-bundle", "line-3@1.0.0", "--config", config, "--query-log-upload"));
             Assert.Equal(1, desired.GetProperty("revision").GetInt64());
         }
         finally
@@ -120,12 +120,14 @@ public sealed class FleetCliTests(FleetCliServer fleet) : IClassFixture<FleetCli
             Assert.Equal("qwen2.5-0.5b-int4", state.Model!.Name);
             Assert.Equal("1.2.0", state.Model.Version);
             Assert.Equal("pumps@3", string.Join(',', state.Adapters.Select(a => $"{a.Name}@{a.Version}")));
+            Assert.Equal(("line-3", "1.0.0"), (state.ConfigBundle!.Name, state.ConfigBundle.Version));
             Assert.Equal(2, state.Config!.Value.GetProperty("Agent").GetProperty("MaxConcurrency").GetInt32());
             Assert.True(state.QueryLogUpload);
         }
 
         var text = await FleetAsync("device", "show", id);
         Assert.Contains("model qwen2.5-0.5b-int4@1.2.0", text.Stdout, StringComparison.Ordinal);
+        Assert.Contains("config line-3@1.0.0", text.Stdout, StringComparison.Ordinal);
 
         var revoked = await FleetAsync("device", "revoke", id);
         Assert.True(revoked.Exit == 0, revoked.Stderr);

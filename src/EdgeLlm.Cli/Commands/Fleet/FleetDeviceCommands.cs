@@ -38,11 +38,12 @@ internal static class FleetDeviceCommands
         var id = Id();
         var model = new Option<string?>("--model") { Description = "The model to run, as NAME@VERSION." };
         var adapters = new Option<string[]>("--adapter") { Description = "An adapter to run, as NAME@VERSION (repeatable).", AllowMultipleArgumentsPerToken = false };
+        var configBundle = new Option<string?>("--config-bundle") { Description = "The config bundle to run, as NAME@VERSION (a registered, signed overlay of the device's agent.json)." };
         var config = new Option<string?>("--config") { Description = "A JSON file holding an object of agent settings to apply." };
         var queryLog = new Option<bool>("--query-log-upload") { Description = "Let the device upload its query log (redacted on the device first)." };
         var cmd = new Command("desired", "Set a device's desired state. This replaces the whole state: what is not given is cleared.")
         {
-            id, model, adapters, config, queryLog,
+            id, model, adapters, configBundle, config, queryLog,
         };
         connection.SetAction(cmd, async (parse, client, ct) =>
         {
@@ -50,6 +51,7 @@ internal static class FleetDeviceCommands
             {
                 Model = parse.GetValue(model) is { } m ? FleetArguments.ParseArtifact(m, "--model") : null,
                 Adapters = [.. (parse.GetValue(adapters) ?? []).Select(a => FleetArguments.ParseArtifact(a, "--adapter"))],
+                ConfigBundle = parse.GetValue(configBundle) is { } c ? FleetArguments.ParseArtifact(c, "--config-bundle") : null,
                 Config = parse.GetValue(config) is { } path ? ReadConfig(path) : null,
                 QueryLogUpload = parse.GetValue(queryLog),
             };
@@ -96,11 +98,11 @@ internal static class FleetDeviceCommands
             $"hardware:   {hw.Arch ?? "?"}, {hw.CpuCount} cpu, {Bytes(hw.MemoryBytes)} memory, {Bytes(hw.DiskBytes)} disk, {hw.Os ?? "?"}"
                 + (hw.Accelerators.Count > 0 ? ", " + string.Join(',', hw.Accelerators) : ""),
             $"agent:      {d.AgentVersion ?? "-"}",
-            $"desired:    revision {detail.Desired.Revision}, model {Artifact(detail.Desired.Model)}, adapters {Artifacts(detail.Desired.Adapters)}, query log upload {(detail.Desired.QueryLogUpload ? "on" : "off")}",
+            $"desired:    revision {detail.Desired.Revision}, model {Artifact(detail.Desired.Model)}, adapters {Artifacts(detail.Desired.Adapters)}, config {Artifact(detail.Desired.ConfigBundle)}, query log upload {(detail.Desired.QueryLogUpload ? "on" : "off")}",
         };
         if (detail.Reported is { } r)
         {
-            lines.Add($"reported:   revision {r.AppliedRevision}, model {Artifact(r.Model)}, adapters {Artifacts(r.Adapters)}, health {r.Health}, state {r.State ?? "-"}");
+            lines.Add($"reported:   revision {r.AppliedRevision}, model {Artifact(r.Model)}, adapters {Artifacts(r.Adapters)}, config {Artifact(r.ConfigBundle)}, health {r.Health}, state {r.State ?? "-"}");
             lines.AddRange(r.Errors.Select(e => $"  error:    {e}"));
         }
         else
