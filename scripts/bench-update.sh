@@ -8,7 +8,8 @@
 #     bundle, and starts `edgellm bench-update`, which follows the agent's events topic, samples /proc/PID/status every
 #     SAMPLE_MS and, once the agent is ready, takes the idle memory baseline;
 #  3. baseline: `cp` of the bundle next to itself + `sync FILE` (the source is in the page cache), COPY_RUNS times,
-#     median MiB/s, right before the download (after the memory warm-up explained below);
+#     median MiB/s, right before the download (after the memory warm-up explained below), and one `curl` of the artifact
+#     from the same server into the same disk + sync, for the cost of HTTP over loopback alone;
 #  4. sets the device's desired model to the bundle; the observer asks the new model a question the moment `active`
 #     arrives, then writes its figures; this script writes RESULT (JSON) and prints each figure against its target.
 # Stops only what it started, by PID. Deletes the big files (models, bundles, copies, slots) at the end unless KEEP=1.
