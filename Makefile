@@ -5,7 +5,7 @@ RUN_DIR ?= .run
 RUN_BROKER_PORT ?= 1883
 DEVICE := out/device/edgellm
 
-.PHONY: build test test-deps run run-fleet chat bench bench-mqtt bench-fleet eval-manuals clean publish deb
+.PHONY: build test test-deps run run-fleet chat bench bench-mqtt bench-fleet bench-update eval-manuals clean publish deb
 
 ## build: publish the device executable to out/device/edgellm and the fleet server to out/fleet/edgellm-fleet
 ## (framework-dependent)
@@ -66,6 +66,11 @@ bench-mqtt: build
 ## bench-fleet: the fleet load generator against the server on a throw-away PostgreSQL cluster (docs/benchmarks.md)
 bench-fleet: build
 	scripts/bench-fleet.sh
+
+## bench-update: a ~860 MB model bundle from the fleet server to a real agent over loopback against a plain copy on the same
+## disk: download MiB/s, verify+unpack, load, memory per phase, time from `active` to the first answer (docs/benchmarks.md)
+bench-update: build
+	SKIP_BUILD=1 scripts/bench-update.sh
 
 ## eval-manuals: retrieval quality on the Klipper manuals (../shared/data/manuals/klipper): recall@1/@5, MRR vs a keyword baseline
 eval-manuals:

@@ -27,6 +27,7 @@ internal static class CliApp
         root.Add(AskCommand.Build());
         root.Add(StatusCommand.Build());
         root.Add(BenchMqttCommand.Build());
+        root.Add(BenchUpdateCommand.Build());
         root.Add(ManualsCommand.Build());
         root.Add(SensorsCommand.Build());
         root.Add(EnrollCommand.Build());

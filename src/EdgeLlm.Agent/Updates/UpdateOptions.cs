@@ -25,8 +25,8 @@ internal sealed class UpdateOptions
     public int BurstBytes { get; set; } = 256 * 1024;
 
     /// <summary>
-    /// The part file is flushed to disk after this many new bytes, so a power loss costs at most this much again.
-    /// Default 4 MiB.
+    /// The part file is flushed to disk after this many new bytes (in the background, while the download goes on), so a
+    /// power loss costs at most twice this much again. Default 4 MiB.
     /// </summary>
     [Range(64 * 1024, 1024L * 1024 * 1024)]
     public long FlushBytes { get; set; } = 4 * 1024 * 1024;

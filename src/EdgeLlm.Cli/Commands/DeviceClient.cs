@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.CommandLine;
 using System.Security.Cryptography;
 using System.Text.Json;
@@ -179,6 +180,25 @@ internal sealed class DeviceClient : IAsyncDisposable
         {
             return null;
         }
+    }
+
+    /// <summary>
+    /// Subscribes to one of the device's topics (its <see cref="MqttTopics.Events"/>, its status); <paramref name="onMessage"/>
+    /// gets every payload on it, retained ones included. It runs on the client's receive loop, so it must be quick.
+    /// </summary>
+    public async Task FollowAsync(string topic, Action<ReadOnlySequence<byte>> onMessage, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(onMessage);
+        _client.ApplicationMessageReceivedAsync += e =>
+        {
+            if (e.ApplicationMessage.Topic == topic)
+            {
+                onMessage(e.ApplicationMessage.Payload);
+            }
+
+            return Task.CompletedTask;
+        };
+        await _client.SubscribeAsync(topic, MqttQualityOfServiceLevel.AtLeastOnce, cancellationToken).ConfigureAwait(false);
     }
 
     public async ValueTask DisposeAsync()

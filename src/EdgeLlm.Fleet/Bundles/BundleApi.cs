@@ -252,7 +252,8 @@ internal sealed partial class BundleApi(
         }
 
         // Kestrel's file result does the Range work: one range → 206 + Content-Range, unsatisfiable → 416, several → the
-        // whole file, If-Range and If-None-Match against the ETag, Accept-Ranges: bytes.
+        // whole file, If-Range and If-None-Match against the ETag, Accept-Ranges: bytes. The bytes go out in large pieces.
+        LargeChunkFileBody.Install(context);
         return TypedResults.PhysicalFile(path, OctetStream, entityTag: new EntityTagHeaderValue($"\"{sha256}\""), enableRangeProcessing: true);
     }
 

@@ -122,6 +122,29 @@ public sealed class BundleRegistryTests(PostgresFixture postgres) : IDisposable
         Assert.Single(Directory.EnumerateFiles(ArtifactsDir, "*", SearchOption.AllDirectories));
     }
 
+    [Fact]
+    public async Task An_artifact_of_several_send_chunks_arrives_whole_and_in_ranges_across_chunk_boundaries()
+    {
+        await using var server = await StartAsync(StoreKind.Sqlite);
+        var chunk = EdgeLlm.Fleet.Bundles.LargeChunkFileBody.ChunkBytes;
+        var bytes = await MakeBundleAsync("big", "1.0.0", payload: Convert.ToBase64String(RandomNumberGenerator.GetBytes(chunk * 2)));
+        var sha = (await UploadAsync(server.Admin, bytes, HttpStatusCode.Created)).Sha256;
+        var device = await server.EnrollAsync("dev-big");
+        var n = bytes.Length;
+        Assert.True(n > chunk * 2, $"the bundle is {n} bytes");
+
+        using (var whole = await device.Http.GetAsync(BundleRoutes.Artifact(sha)))
+        {
+            Assert.Equal(HttpStatusCode.OK, whole.StatusCode);
+            Assert.Equal(n, whole.Content.Headers.ContentLength);
+            Assert.Equal(bytes, await whole.Content.ReadAsByteArrayAsync());
+        }
+
+        await AssertRangeAsync(device.Http, sha, $"bytes={chunk - 10}-{chunk + 9}", bytes, chunk - 10, chunk + 9);
+        await AssertRangeAsync(device.Http, sha, $"bytes={chunk + 1}-", bytes, chunk + 1, n - 1);
+        await AssertRangeAsync(device.Http, sha, $"bytes=-{chunk + 3}", bytes, n - chunk - 3, n - 1);
+    }
+
     [Theory]
     [InlineData(StoreKind.Sqlite)]
     [InlineData(StoreKind.Postgres)]
