@@ -206,23 +206,7 @@ internal static class BenchmarkSuite
 
     private static RuntimeOptions With(RuntimeOptions source, Action<RuntimeOptions> change)
     {
-        var copy = new RuntimeOptions
-        {
-            IntraOpNumThreads = source.IntraOpNumThreads,
-            ProviderPolicy = source.ProviderPolicy,
-            GraphOptimization = source.GraphOptimization,
-            PrefillChunkTokens = source.PrefillChunkTokens,
-            LastPositionLogitsOnly = source.LastPositionLogitsOnly,
-            GraphCacheDirectory = source.GraphCacheDirectory,
-            AllowSpinning = source.AllowSpinning,
-            PrefixCacheBytes = source.PrefixCacheBytes,
-            PrefixCacheMinTokens = source.PrefixCacheMinTokens,
-        };
-        foreach (var library in source.ExecutionProviderLibraries)
-        {
-            copy.ExecutionProviderLibraries.Add(library);
-        }
-
+        var copy = source.Copy();
         change(copy);
         return copy;
     }

@@ -218,6 +218,17 @@ internal sealed class OnnxModel : IDisposable
             so.AddSessionConfigEntry("session.intra_op.allow_spinning", spinning ? "1" : "0");
         }
 
+        foreach (var (key, value) in options.SessionConfigEntries)
+        {
+            so.AddSessionConfigEntry(key, value);
+        }
+
+        if (options.ProfilePathPrefix is { } profile)
+        {
+            so.EnableProfiling = true;
+            so.ProfileOutputPathPrefix = profile;
+        }
+
         return so;
     }
 }
