@@ -24,6 +24,8 @@ internal sealed record ComparisonResult(string Model, int PromptTokens, int Gene
 /// </summary>
 internal static class VariantComparison
 {
+    private static readonly TimeSpan SettleTime = TimeSpan.FromMilliseconds(200);
+
     /// <summary>
     /// Parses <c>NAME</c> or <c>NAME:KEY=VALUE,KEY=VALUE</c>. Keys: <c>chunk</c> (prefill chunk tokens, 0 = whole
     /// prompt), <c>rewrite</c> (on/off: last-position logits), <c>spinning</c> (on/off), <c>threads</c>,
@@ -89,6 +91,10 @@ internal static class VariantComparison
                 {
                     // Every run prefills the whole prompt: the same prompt again would otherwise come from the prefix cache.
                     models[v].PrefixCache.Clear();
+
+                    // Each session has its own intra-op threads, which spin for a while after a run: let the last
+                    // variant's threads go to sleep before the next one starts, or they take a core from it.
+                    await Task.Delay(SettleTime, cancellationToken).ConfigureAwait(false);
                     var sample = await RuntimeBenchmark.MeasureOnceAsync(models[v], generators[v], prompt, options, cancellationToken).ConfigureAwait(false);
                     if (round >= 0)
                     {

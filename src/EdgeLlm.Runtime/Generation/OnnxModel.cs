@@ -225,8 +225,9 @@ internal sealed class OnnxModel : IDisposable
 
         if (options.ProfilePathPrefix is { } profile)
         {
-            so.EnableProfiling = true;
+            // The prefix is read when profiling is enabled, so it goes first.
             so.ProfileOutputPathPrefix = profile;
+            so.EnableProfiling = true;
         }
 
         return so;
