@@ -24,14 +24,24 @@ internal static class BenchCommand
         };
         var rewrite = new Option<string>("--logits-rewrite") { Description = "on: prune the graph to last-position logits (default); off: the graph as it is.", DefaultValueFactory = _ => "on" };
         var spinning = new Option<string>("--spinning") { Description = "ONNX Runtime intra-op spinning: default (ONNX Runtime's), on or off.", DefaultValueFactory = _ => "default" };
+        var variants = new Option<string[]>("--variant")
+        {
+            Description = "Compare runtime settings in one process, taking turns run by run: NAME or NAME:KEY=VALUE,... (repeatable; ratios are vs the first). " +
+                "Keys: chunk, threads, rewrite (on/off), spinning (on/off), opt (disabled/basic/extended/all), or an ONNX Runtime session config key.",
+        };
+        var profile = new Option<string?>("--profile")
+        {
+            Description = "Write ONNX Runtime's operator profile (chrome://tracing JSON) to a file starting with this path; slows the runs down.",
+        };
         var json = CommonOptions.Json();
-        var cmd = new Command("bench", "Benchmark a model folder on this device.") { promptTokens, genTokens, runs, suite, rewrite, spinning, json };
+        var cmd = new Command("bench", "Benchmark a model folder on this device.") { promptTokens, genTokens, runs, suite, rewrite, spinning, variants, profile, json };
         loading.AddTo(cmd);
         cmd.SetAction((parse, ct) => CliOutput.RunAsync(parse.GetValue(json), async () =>
         {
             var options = loading.RuntimeOptions(parse);
             options.LastPositionLogitsOnly = OnOff(parse.GetValue(rewrite), "--logits-rewrite") ?? true;
             options.AllowSpinning = OnOff(parse.GetValue(spinning), "--spinning");
+            options.ProfilePathPrefix = parse.GetValue(profile);
             var lengths = parse.GetValue(promptTokens) is { Length: > 0 } given ? given : parse.GetValue(suite) ? [128, 512] : [512];
             using var loggers = loading.Loggers(parse);
             var logger = loggers.CreateLogger("EdgeLlm.Runtime");
@@ -57,6 +67,23 @@ internal static class BenchCommand
             if (lengths.Length != 1)
             {
                 throw new ArgumentException("--prompt-tokens: give one length, or use --suite to measure several");
+            }
+
+            if (parse.GetValue(variants) is { Length: > 0 } specs)
+            {
+                var progress = new Progress<string>(step => Console.Error.WriteLine($"bench: {step}"));
+                var compared = await VariantComparison.RunAsync(folder, [.. specs.Select(v => VariantComparison.Parse(v, options))], lengths[0],
+                    parse.GetValue(genTokens), parse.GetValue(runs), logger, progress, ct).ConfigureAwait(false);
+                if (parse.GetValue(json))
+                {
+                    CliOutput.WriteJson(compared);
+                }
+                else
+                {
+                    WriteComparison(compared);
+                }
+
+                return 0;
             }
 
             using var model = OnnxModel.Load(folder, options, logger);
@@ -126,6 +153,19 @@ internal static class BenchCommand
         foreach (var (target, met) in result.Targets)
         {
             Console.WriteLine($"target           {target}: {(met ? "met" : "MISSED")}");
+        }
+    }
+
+    private static void WriteComparison(ComparisonResult result)
+    {
+        Console.WriteLine($"model            {result.Model}: prompt {result.PromptTokens} tokens, generated {result.GeneratedTokens}, {result.Runs} rounds (median [min–max])");
+        foreach (var v in result.Variants)
+        {
+            Console.WriteLine();
+            Console.WriteLine($"[{v.Variant}] {(v.Settings.Length == 0 ? "defaults" : v.Settings)} ({v.Graph} graph)");
+            Console.WriteLine($"prefill          {Format(v.Prefill, "F1")} tokens/s, {Format(v.PrefillVsFirst, "F3")}x the first");
+            Console.WriteLine($"decode           {Format(v.Decode, "F2")} tokens/s, {Format(v.DecodeVsFirst, "F3")}x the first");
+            Console.WriteLine($"first token      {Format(v.FirstTokenMs, "F0")} ms");
         }
     }
 

@@ -218,6 +218,18 @@ internal sealed class OnnxModel : IDisposable
             so.AddSessionConfigEntry("session.intra_op.allow_spinning", spinning ? "1" : "0");
         }
 
+        foreach (var (key, value) in options.SessionConfigEntries)
+        {
+            so.AddSessionConfigEntry(key, value);
+        }
+
+        if (options.ProfilePathPrefix is { } profile)
+        {
+            // The prefix is read when profiling is enabled, so it goes first.
+            so.ProfileOutputPathPrefix = profile;
+            so.EnableProfiling = true;
+        }
+
         return so;
     }
 }

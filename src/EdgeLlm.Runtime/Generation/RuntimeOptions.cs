@@ -52,6 +52,19 @@ public sealed class RuntimeOptions
     public bool? AllowSpinning { get; set; }
 
     /// <summary>
+    /// Further ONNX Runtime session configuration entries (<c>AddSessionConfigEntry</c>, e.g.
+    /// <c>session.dynamic_block_base</c>), applied after the ones the other options set. Default none.
+    /// </summary>
+    public IDictionary<string, string> SessionConfigEntries { get; init; } = new Dictionary<string, string>(StringComparer.Ordinal);
+
+    /// <summary>
+    /// When set, ONNX Runtime profiles every run of the session (operator by operator, chrome://tracing JSON) into a
+    /// file whose path starts with this prefix, written when the model is disposed. Profiling slows runs down; it is
+    /// for finding where time goes, not for speed figures. Default null: off.
+    /// </summary>
+    public string? ProfilePathPrefix { get; set; }
+
+    /// <summary>
     /// Memory for the key/value state of recent prompts, so that a prompt starting with a cached one (the system
     /// prompt, the same manual passages) prefills only the rest. Least recently used prompts are dropped first.
     /// Default 64 MiB (about 2,600 tokens of Qwen2.5-0.5B); 0 turns prefix caching off.
@@ -62,6 +75,26 @@ public sealed class RuntimeOptions
     /// <summary>Shortest shared prefix, in tokens, worth reusing from the prefix cache. Default 32.</summary>
     [Range(1, int.MaxValue)]
     public int PrefixCacheMinTokens { get; set; } = 32;
+
+    /// <summary>A copy whose collections are copies too, so changing it leaves this one as it is.</summary>
+    internal RuntimeOptions Copy()
+    {
+        return new RuntimeOptions
+        {
+            IntraOpNumThreads = IntraOpNumThreads,
+            ProviderPolicy = ProviderPolicy,
+            ExecutionProviderLibraries = [.. ExecutionProviderLibraries],
+            GraphOptimization = GraphOptimization,
+            PrefillChunkTokens = PrefillChunkTokens,
+            LastPositionLogitsOnly = LastPositionLogitsOnly,
+            GraphCacheDirectory = GraphCacheDirectory,
+            AllowSpinning = AllowSpinning,
+            SessionConfigEntries = new Dictionary<string, string>(SessionConfigEntries, StringComparer.Ordinal),
+            ProfilePathPrefix = ProfilePathPrefix,
+            PrefixCacheBytes = PrefixCacheBytes,
+            PrefixCacheMinTokens = PrefixCacheMinTokens,
+        };
+    }
 }
 
 /// <summary>ONNX Runtime graph optimization levels.</summary>
