@@ -1,5 +1,6 @@
 using EdgeLlm.Agent.Fleet;
 using EdgeLlm.Agent.Knowledge;
+using EdgeLlm.Agent.Metrics;
 using EdgeLlm.Agent.Models;
 using EdgeLlm.Agent.Mqtt;
 using EdgeLlm.Agent.Queries;
@@ -158,6 +159,7 @@ internal static class AgentHost
         builder.AddManuals();
         builder.AddFleetSync();
         builder.AddUpdateCoordinator();
+        builder.AddAgentMetrics();
         return builder;
     }
 
@@ -174,6 +176,7 @@ internal static class AgentHost
         _ = services.GetRequiredService<IOptions<FleetOptions>>().Value;
         _ = services.GetRequiredService<IOptions<UpdateOptions>>().Value;
         _ = services.GetRequiredService<IOptions<UpdateCoordinatorOptions>>().Value;
+        _ = services.GetRequiredService<IOptions<MetricsOptions>>().Value;
     }
 
     internal static Dictionary<string, string?> SwitchSettings(AgentSwitches s)

@@ -12,7 +12,7 @@ namespace EdgeLlm.Agent.Knowledge;
 /// answer should cite them and within the prompt budget, each with its <see cref="Citation"/>. When no passage clears
 /// the relevance floor the prompt says the manuals do not cover the question, and no citation is returned.
 /// </summary>
-internal sealed class ManualsContextSource(Manuals manuals, ActiveModel active) : IContextSource
+internal sealed class ManualsContextSource(Manuals manuals, ActiveModel active, Metrics.AgentMetrics? metrics = null, TimeProvider? time = null) : IContextSource
 {
     /// <summary>The prompt's note when the manuals have nothing on the question.</summary>
     internal const string NotCoveredNote =
@@ -25,7 +25,10 @@ internal sealed class ManualsContextSource(Manuals manuals, ActiveModel active) 
             return Task.FromResult(ContextContribution.Empty);
         }
 
+        var clock = time ?? TimeProvider.System;
+        var started = clock.GetTimestamp();
         var found = manuals.Search(query.Question);
+        metrics?.Retrieval(clock.GetElapsedTime(started));
         if (!found.Answerable || found.Passages.Count == 0)
         {
             return Task.FromResult(new ContextContribution([NotCoveredNote], [], []));

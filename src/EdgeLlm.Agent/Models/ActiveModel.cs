@@ -21,7 +21,7 @@ namespace EdgeLlm.Agent.Models;
 /// <see cref="RetireGrace"/> (which covers a reader that took the old reference and has not yet entered the scheduler),
 /// every <see cref="Acquire"/> lease returned, and its scheduler with nothing running or waiting.
 /// </remarks>
-internal sealed class ActiveModel(IOptions<AgentOptions> options, ILogger<ActiveModel> logger, TimeProvider? time = null) : IHostedLifecycleService, IDisposable
+internal sealed class ActiveModel(IOptions<AgentOptions> options, ILogger<ActiveModel> logger, TimeProvider? time = null, Metrics.AgentMetrics? metrics = null) : IHostedLifecycleService, IDisposable
 {
     private readonly Lock _gate = new();
     private readonly List<Loaded> _retiring = [];
@@ -117,6 +117,7 @@ internal sealed class ActiveModel(IOptions<AgentOptions> options, ILogger<Active
             }
         }
 
+        metrics?.ModelLoad("switched");
         ModelLog.Switched(logger, reference.Id, reference.Version, old?.Ref.Id ?? "(none)", old?.Ref.Version ?? "");
         QueueChanged?.Invoke();
         return old is null ? Task.CompletedTask : RetireAsync(old, cancellationToken);
@@ -159,6 +160,7 @@ internal sealed class ActiveModel(IOptions<AgentOptions> options, ILogger<Active
 
         var reference = RefOf(folder, model);
         Volatile.Write(ref _current, new Loaded(model, reference, () => QueueChanged?.Invoke()));
+        metrics?.ModelLoad("loaded");
         Log.ModelLoaded(logger, reference.Id, reference.Version, model.Model.ActiveProvider.Name);
         if (model.Synthesized)
         {
@@ -255,6 +257,7 @@ internal sealed class ActiveModel(IOptions<AgentOptions> options, ILogger<Active
     private void Settle(string reason)
     {
         UnavailableReason = reason;
+        metrics?.ModelLoad("retrieval_only");
         Log.RetrievalOnly(logger, reason);
     }
 

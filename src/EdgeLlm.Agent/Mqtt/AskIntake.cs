@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Text;
 using System.Text.Json;
 using EdgeLlm.Agent.Hosting;
+using EdgeLlm.Agent.Metrics;
 using EdgeLlm.Agent.Queries;
 using EdgeLlm.Contracts.Mqtt;
 using EdgeLlm.Runtime.Scheduling;
@@ -27,7 +28,8 @@ internal sealed record AskWork(QueryContext Query, ReplyAddress Reply, bool Stre
 /// <see cref="RequestDispatcher"/> without waiting (MQTTnet acknowledges a message only after its handler returns).
 /// Every refusal is logged, and answered with an <c>error</c> whenever the ask names a reply address.
 /// </summary>
-internal sealed class AskIntake(IOptions<AgentOptions> options, RequestDispatcher dispatcher, TimeProvider time, ILogger<AskIntake> logger)
+internal sealed class AskIntake(IOptions<AgentOptions> options, RequestDispatcher dispatcher, TimeProvider time, ILogger<AskIntake> logger,
+    AgentMetrics? metrics = null)
 {
     private readonly string _askTopic = MqttTopics.Ask(options.Value.DeviceId);
     private readonly string _cancelTopic = MqttTopics.Cancel(options.Value.DeviceId);
@@ -58,9 +60,11 @@ internal sealed class AskIntake(IOptions<AgentOptions> options, RequestDispatche
     private void HandleAsk(MqttApplicationMessage message)
     {
         var received = time.GetTimestamp();
-        var parsed = Parse(message.Payload, message.ResponseTopic, message.CorrelationData, options.Value, Priority(message));
+        var priority = Priority(message);
+        var parsed = Parse(message.Payload, message.ResponseTopic, message.CorrelationData, options.Value, priority);
         if (parsed.Error is { } error)
         {
+            Refused(priority, parsed.Reason ?? RefusalReasons.Invalid);
             Log.AskRefused(logger, parsed.Id, error.Code, error.Message);
             if (parsed.Reply is { } reply)
             {
@@ -74,6 +78,7 @@ internal sealed class AskIntake(IOptions<AgentOptions> options, RequestDispatche
         var refusal = dispatcher.TryAccept(work);
         if (refusal is not null)
         {
+            Refused(priority, refusal.Code == ErrorCodes.Busy ? RefusalReasons.Busy : RefusalReasons.Duplicate);
             Log.AskRefused(logger, parsed.Id, refusal.Code, refusal.Message);
             dispatcher.Reject(work.Reply, parsed.Id, refusal.Code, refusal.Message);
         }
@@ -89,17 +94,25 @@ internal sealed class AskIntake(IOptions<AgentOptions> options, RequestDispatche
         }
         catch (JsonException ex)
         {
+            metrics?.Refused("cancel", RefusalReasons.Malformed);
             Log.CancelRefused(logger, ex.Message);
             return;
         }
 
         if (string.IsNullOrEmpty(id))
         {
+            metrics?.Refused("cancel", RefusalReasons.Invalid);
             Log.CancelRefused(logger, "missing id");
             return;
         }
 
         Log.CancelReceived(logger, id, dispatcher.Cancel(id));
+    }
+
+    private void Refused(RequestPriority priority, string reason)
+    {
+        metrics?.Refused("ask", reason);
+        metrics?.Question(priority, QuestionOutcomes.Rejected);
     }
 
     private static RequestPriority Priority(MqttApplicationMessage message) =>
@@ -109,18 +122,19 @@ internal sealed class AskIntake(IOptions<AgentOptions> options, RequestDispatche
         message.UserProperties?.FirstOrDefault(p => p.Name == name) is { } p ? Encoding.UTF8.GetString(p.ValueBuffer.Span) : null;
 
     /// <summary>The outcome of parsing an ask: the work, or the error with whatever reply address could be found.</summary>
-    internal sealed record ParsedAsk(string Id, ReplyAddress? Reply, AskWork? Work, QueryException? Error);
+    /// <param name="Reason">Why it was refused, one of <see cref="RefusalReasons"/> (null when accepted).</param>
+    internal sealed record ParsedAsk(string Id, ReplyAddress? Reply, AskWork? Work, QueryException? Error, string? Reason = null);
 
     /// <summary>Validates one ask payload; never throws for anything a client can send.</summary>
     internal static ParsedAsk Parse(ReadOnlySequence<byte> payload, string? responseTopic, byte[]? correlationData, AgentOptions options, RequestPriority priority)
     {
         var id = Guid.CreateVersion7().ToString("n");
         var reply = TopicFilter.IsReplyTopic(responseTopic) ? new ReplyAddress(responseTopic!, correlationData, null) : null;
-        ParsedAsk Fail(string message) => new(id, reply, null, new QueryException(ErrorCodes.InvalidRequest, message));
+        ParsedAsk Fail(string message, string reason = RefusalReasons.Invalid) => new(id, reply, null, new QueryException(ErrorCodes.InvalidRequest, message), reason);
 
         if (payload.Length > options.MaxPayloadBytes)
         {
-            return Fail($"the ask is {payload.Length} bytes, more than the limit of {options.MaxPayloadBytes} (Agent:MaxPayloadBytes)");
+            return Fail($"the ask is {payload.Length} bytes, more than the limit of {options.MaxPayloadBytes} (Agent:MaxPayloadBytes)", RefusalReasons.Oversized);
         }
 
         JsonDocument doc;
@@ -130,7 +144,7 @@ internal sealed class AskIntake(IOptions<AgentOptions> options, RequestDispatche
         }
         catch (JsonException ex)
         {
-            return Fail($"the ask is not valid JSON: {ex.Message}");
+            return Fail($"the ask is not valid JSON: {ex.Message}", RefusalReasons.Malformed);
         }
 
         using (doc)
@@ -138,7 +152,7 @@ internal sealed class AskIntake(IOptions<AgentOptions> options, RequestDispatche
             var root = doc.RootElement;
             if (root.ValueKind != JsonValueKind.Object)
             {
-                return Fail($"the ask must be a JSON object, not {root.ValueKind.ToString().ToLowerInvariant()}");
+                return Fail($"the ask must be a JSON object, not {root.ValueKind.ToString().ToLowerInvariant()}", RefusalReasons.Malformed);
             }
 
             // Read the addressing fields leniently first, so that even a badly typed ask gets its error reply.
@@ -163,12 +177,12 @@ internal sealed class AskIntake(IOptions<AgentOptions> options, RequestDispatche
             }
             catch (JsonException ex)
             {
-                return Fail($"field {ex.Path?.TrimStart('$', '.') ?? "?"} has the wrong type: {ex.Message}");
+                return Fail($"field {ex.Path?.TrimStart('$', '.') ?? "?"} has the wrong type: {ex.Message}", RefusalReasons.Malformed);
             }
 
             if (ask is null)
             {
-                return Fail("the ask is null");
+                return Fail("the ask is null", RefusalReasons.Malformed);
             }
 
             if (ask.Id is { } askId && (askId.Length is 0 or > 128 || askId.Any(char.IsControl)))
@@ -214,7 +228,7 @@ internal sealed class AskIntake(IOptions<AgentOptions> options, RequestDispatche
             {
                 return Fail(responseTopic is null
                     ? "the ask has no reply address: set an MQTT 5 response topic or the reply_to field"
-                    : TopicFilter.NotAReplyTopic("the response topic", responseTopic));
+                    : TopicFilter.NotAReplyTopic("the response topic", responseTopic), RefusalReasons.NoReplyAddress);
             }
 
             var query = new QueryContext

@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Threading.Channels;
 using EdgeLlm.Agent.Fleet;
 using EdgeLlm.Agent.Hosting;
+using EdgeLlm.Agent.Metrics;
 using EdgeLlm.Agent.Queries;
 using EdgeLlm.Agent.Storage;
 using EdgeLlm.Contracts.Mqtt;
@@ -27,6 +28,7 @@ internal sealed class RequestDispatcher : IHostedService, IDisposable
     private readonly StatusBoard _status;
     private readonly AgentDatabase _database;
     private readonly IRequestRecorder[] _recorders;
+    private readonly AgentMetrics? _metrics;
     private readonly TimeProvider _time;
     private readonly ILogger<RequestDispatcher> _logger;
     private readonly Channel<AskWork> _inbox;
@@ -40,9 +42,11 @@ internal sealed class RequestDispatcher : IHostedService, IDisposable
     private volatile bool _accepting = true;
 
     public RequestDispatcher(IOptions<AgentOptions> options, QueryPipeline pipeline, MqttConnection connection, StatusBoard status,
-        AgentDatabase database, EmbeddedBroker broker, TimeProvider time, ILogger<RequestDispatcher> logger, IEnumerable<IRequestRecorder> recorders)
+        AgentDatabase database, EmbeddedBroker broker, TimeProvider time, ILogger<RequestDispatcher> logger, IEnumerable<IRequestRecorder> recorders,
+        AgentMetrics? metrics = null)
     {
         _recorders = [.. recorders];
+        _metrics = metrics;
         broker.ClientDisconnected += OnClientDisconnected;
         _options = options.Value;
         _pipeline = pipeline;
@@ -239,6 +243,8 @@ internal sealed class RequestDispatcher : IHostedService, IDisposable
 
         try
         {
+            // Counted before the reply goes out, so whoever has the answer also finds it in the metrics.
+            Count(work, final, result);
             await PublishAsync(work.Reply, final).ConfigureAwait(false);
             var outcome = final is ErrorMessage err ? err.Code : ((AnswerMessage)final).FinishReason;
             Log.RequestFinished(_logger, query.RequestId, outcome, seq, _time.GetElapsedTime(work.ReceivedAt).TotalMilliseconds);
@@ -259,6 +265,32 @@ internal sealed class RequestDispatcher : IHostedService, IDisposable
         }
 
         ErrorMessage Error(string code, string message) => new() { Id = query.RequestId, CorrelationId = correlation, Code = code, Message = message };
+    }
+
+    private void Count(AskWork work, ReplyMessage final, QueryResult? result)
+    {
+        if (_metrics is null)
+        {
+            return;
+        }
+
+        var priority = work.Query.Priority;
+        if (final is ErrorMessage error)
+        {
+            _metrics.Question(priority, error.Code switch
+            {
+                ErrorCodes.Cancelled => QuestionOutcomes.Cancelled,
+                ErrorCodes.Timeout => QuestionOutcomes.Timeout,
+                // Refused once it had been accepted: the model's queue was full, or the prompt did not fit.
+                ErrorCodes.Busy or ErrorCodes.TooLong or ErrorCodes.InvalidRequest => QuestionOutcomes.Rejected,
+                _ => QuestionOutcomes.Failed,
+            });
+            return;
+        }
+
+        _metrics.Question(priority, QuestionOutcomes.Answered);
+        var usage = result!.Usage;
+        _metrics.Answered(priority, _time.GetElapsedTime(work.ReceivedAt), usage.PromptTokens, usage.CompletionTokens, usage.TtftMs, usage.TokensPerS);
     }
 
     private async Task PublishAsync(ReplyAddress to, ReplyMessage message)

@@ -69,7 +69,8 @@ internal sealed class ModelActivator(
     IOptions<AgentOptions> agentOptions,
     IOptions<ModelUpdateOptions> options,
     TimeProvider time,
-    ILogger<ModelActivator> logger) : IRequestRecorder, IDisposable
+    ILogger<ModelActivator> logger,
+    Metrics.AgentMetrics? metrics = null) : IRequestRecorder, IDisposable
 {
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly ModelSlots _slots = new(agentOptions.Value.DataDir);
@@ -439,7 +440,15 @@ internal sealed class ModelActivator(
         }
     }
 
-    private void Report(SlotRef slot, string state, string? reason) => events.Report(new ActivationEvent(slot.Name, slot.Version, state, reason, time.GetUtcNow()));
+    private void Report(SlotRef slot, string state, string? reason)
+    {
+        if (state is ActivationStates.Active or ActivationStates.Committed or ActivationStates.RolledBack or ActivationStates.LoadFailed or ActivationStates.SmokeTestFailed)
+        {
+            metrics?.Activation(state);
+        }
+
+        events.Report(new ActivationEvent(slot.Name, slot.Version, state, reason, time.GetUtcNow()));
+    }
 
     private sealed class Probation(SlotState state, PendingActivation pending, int answers)
     {

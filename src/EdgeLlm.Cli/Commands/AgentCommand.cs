@@ -42,6 +42,7 @@ internal static class AgentCommand
             {
                 var section = ex.OptionsType == typeof(BrokerOptions) ? BrokerOptions.Section
                     : ex.OptionsType == typeof(UpdateCoordinatorOptions) || ex.OptionsType == typeof(UpdateOptions) ? UpdateOptions.Section
+                    : ex.OptionsType == typeof(EdgeLlm.Agent.Metrics.MetricsOptions) ? EdgeLlm.Agent.Metrics.MetricsOptions.Section
                     : AgentOptions.Section;
                 return CliOutput.Error(false, "invalid_config", $"invalid configuration: {string.Join("; ", ex.Failures.Select(f => Named(section, f)))}");
             }
