@@ -17,8 +17,9 @@ public sealed class FactoryTemplateTests
         using var dir = TestPaths.NewTempDir();
         var key = Path.Combine(dir.Path, "keys", "publisher.pub");
         var device = "factory-" + Guid.NewGuid().ToString("n")[..6];
+        var metricsPort = TestModels.FreePort();
 
-        await using (var refused = StartFactoryAgent(broker, dir.Path, device, key))
+        await using (var refused = StartFactoryAgent(broker, dir.Path, device, key, metricsPort))
         {
             Assert.NotEqual(0, await refused.WaitForExitAsync());
             var line = Assert.Single(refused.Stderr.Split('\n'), l => l.StartsWith("edgellm:", StringComparison.Ordinal));
@@ -31,15 +32,20 @@ public sealed class FactoryTemplateTests
             await File.WriteAllTextAsync(key, publisher.ExportPublicKeyPem());
         }
 
-        await using var agent = StartFactoryAgent(broker, dir.Path, device, key);
+        await using var agent = StartFactoryAgent(broker, dir.Path, device, key, metricsPort);
         Assert.Equal("READY=1", await agent.NextNotificationAsync());
         await using var watcher = await TestClient.ConnectAsync(broker.Port, device);
         await watcher.SubscribeAsync(MqttTopics.Status(device));
         Assert.Equal(AgentStates.RetrievalOnly, (await watcher.StatusAsync(_ => true)).State);
+
+        // The template turns the loopback metrics endpoint on for the plant's monitoring.
+        using var http = new HttpClient { Timeout = TestModels.Patience };
+        var metrics = await http.GetStringAsync(new Uri($"http://127.0.0.1:{metricsPort}/metrics"));
+        Assert.Contains("edgellm_model_loads_total{outcome=\"retrieval_only\"} 1\n", metrics, StringComparison.Ordinal);
     }
 
-    /// <summary>The template as shipped; its TLS files, data directory, import folder and publisher key under <paramref name="root"/>.</summary>
-    private static AgentProcess StartFactoryAgent(MosquittoBroker broker, string root, string device, string publisherKey)
+    /// <summary>The template as shipped; its TLS files, data directory, import folder and publisher key under <paramref name="root"/>, its metrics on <paramref name="metricsPort"/>.</summary>
+    private static AgentProcess StartFactoryAgent(MosquittoBroker broker, string root, string device, string publisherKey, int metricsPort)
     {
         var usb = Directory.CreateDirectory(Path.Combine(root, "usb")).FullName;
         var data = Directory.CreateDirectory(Path.Combine(root, "data")).FullName;
@@ -55,6 +61,7 @@ public sealed class FactoryTemplateTests
                 ["EDGELLM__BROKER__CLIENTKEYFILE"] = Path.Combine(broker.Folder, "client.key"),
                 ["EDGELLM__UPDATES__IMPORTFOLDER"] = usb,
                 ["EDGELLM__UPDATES__TRUSTEDKEYS__0"] = publisherKey,
+                ["EDGELLM__METRICS__LISTEN"] = $"127.0.0.1:{metricsPort}",
             });
     }
 }

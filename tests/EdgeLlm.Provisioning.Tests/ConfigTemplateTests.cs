@@ -19,17 +19,6 @@ public sealed class ConfigTemplateTests : IDisposable
 
     public void Dispose() => _dir.Dispose();
 
-    /// <summary>Every section a template may hold, with the options classes the agent binds it to.</summary>
-    private static readonly Dictionary<string, Type[]> Sections = new(StringComparer.OrdinalIgnoreCase)
-    {
-        [AgentOptions.Section] = [typeof(AgentOptions)],
-        [BrokerOptions.Section] = [typeof(BrokerOptions)],
-        ["Sensors"] = [typeof(SensorOptions)],
-        [ManualsOptions.Section] = [typeof(ManualsOptions), typeof(KnowledgeOptions)],
-        [FleetOptions.Section] = [typeof(FleetOptions)],
-        [UpdateOptions.Section] = [typeof(UpdateOptions), typeof(ModelUpdateOptions), typeof(UpdateCoordinatorOptions)],
-    };
-
     public static TheoryData<string> Templates => new() { "field-gateway.json", "fleet-device.json", "factory-airgapped.json" };
 
     [Theory]
@@ -46,7 +35,9 @@ public sealed class ConfigTemplateTests : IDisposable
         var config = new ConfigurationBuilder().AddJsonFile(TemplatePath(template)).Build();
         foreach (var section in config.GetChildren())
         {
-            Assert.True(Sections.TryGetValue(section.Key, out var types), $"{template}: '{section.Key}' is not a section of the agent's configuration");
+            // The agent's own list of sections and the options classes each binds to.
+            var types = AgentConfigSchema.Find(section.Key)?.Types;
+            Assert.True(types is not null, $"{template}: '{section.Key}' is not a section of the agent's configuration");
             foreach (var setting in section.GetChildren())
             {
                 // A section bound to several classes: each setting must be known to one of them, down to its last level.

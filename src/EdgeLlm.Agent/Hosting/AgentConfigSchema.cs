@@ -32,6 +32,8 @@ internal static class AgentConfigSchema
                 .Concat(Check(c, UpdateOptions.Section, new UpdateOptionsValidator(), new UpdateOptionsRules()))
                 .Concat(Check(c, UpdateOptions.Section, new UpdateCoordinatorOptionsValidator(), new UpdateCoordinatorOptionsRules()))),
         new("Sensors", [typeof(SensorOptions)], CheckSensors),
+        new(Metrics.MetricsOptions.Section, [typeof(Metrics.MetricsOptions)],
+            c => Check(c, Metrics.MetricsOptions.Section, new Metrics.MetricsOptionsValidator(), new Metrics.MetricsOptionsRules())),
     ];
 
     public static ConfigSection? Find(string name) =>

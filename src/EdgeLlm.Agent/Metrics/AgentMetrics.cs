@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using EdgeLlm.Runtime.Scheduling;
+using Microsoft.Extensions.Logging;
 
 namespace EdgeLlm.Agent.Metrics;
 
@@ -42,7 +43,7 @@ internal static class RefusalReasons
 /// outcome, reason, state; never a device id, a question id or free text. Recording costs next to nothing while nobody
 /// listens (metrics are off by default).
 /// </summary>
-internal sealed class AgentMetrics
+internal sealed class AgentMetrics : IDisposable
 {
     public const string MeterName = "EdgeLlm.Agent";
 
@@ -63,7 +64,11 @@ internal sealed class AgentMetrics
     private readonly Counter<long> _modelLoads;
     private readonly Counter<long> _activations;
 
-    public AgentMetrics(IMeterFactory meters, TimeProvider time)
+    /// <param name="meters">Makes the agent's meter.</param>
+    /// <param name="time">The clock of the uptime gauge.</param>
+    /// <param name="collect">Start collecting at once (<c>Metrics:Enabled</c>): a listener that starts later misses what was counted before it, such as the model load at start.</param>
+    /// <param name="logger">Where a failing gauge callback is logged.</param>
+    public AgentMetrics(IMeterFactory meters, TimeProvider time, bool collect = false, ILogger? logger = null)
     {
         Meter = meters.Create(MeterName);
         var started = time.GetTimestamp();
@@ -81,9 +86,16 @@ internal sealed class AgentMetrics
             "Model and adapter activations reaching an end state, by state (active, committed, rolled_back, load_failed, smoke_test_failed).");
         Meter.CreateObservableGauge("edgellm.agent.uptime", () => time.GetElapsedTime(started).TotalSeconds, "s", "Time since the agent started.");
         Meter.CreateObservableGauge("process.resident_memory", () => Environment.WorkingSet, "By", "Resident memory of the agent process.");
+        // Started after the instruments above: the listener is told of every instrument the meter already has.
+        Collector = collect ? new MetricsCollector(Meter, logger) : null;
     }
 
     public Meter Meter { get; }
+
+    /// <summary>The aggregation a scrape reads; null while metrics are off (then nothing listens and recording is free).</summary>
+    public MetricsCollector? Collector { get; }
+
+    public void Dispose() => Collector?.Dispose();
 
     private static InstrumentAdvice<double> Seconds { get; } = new() { HistogramBucketBoundaries = SecondsBuckets };
 

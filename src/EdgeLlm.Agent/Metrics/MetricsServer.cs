@@ -2,6 +2,9 @@ using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
+using EdgeLlm.Agent.Mqtt;
+using EdgeLlm.Agent.Updates;
+using EdgeLlm.Sensors;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -41,7 +44,9 @@ internal sealed class MetricsServer(IOptions<MetricsOptions> options, IServicePr
         }
 
         // Resolved only when on: with metrics off nothing listens to the meter at all.
-        var collector = services.GetRequiredService<MetricsCollector>();
+        var metrics = services.GetRequiredService<AgentMetrics>();
+        var collector = metrics.Collector ?? throw new InvalidOperationException("metrics are enabled but the agent's meter has no collector");
+        ObserveServices(metrics, services);
         _scrape = () => PrometheusText.Write(collector.Collect());
         var endpoint = _options.Endpoint!;
         var listener = new TcpListener(endpoint);
@@ -63,6 +68,26 @@ internal sealed class MetricsServer(IOptions<MetricsOptions> options, IServicePr
 
         _acceptLoop = Task.Run(AcceptLoopAsync, CancellationToken.None);
         return Task.CompletedTask;
+    }
+
+    /// <summary>The gauges and totals other services keep, read at each scrape.</summary>
+    private static void ObserveServices(AgentMetrics metrics, IServiceProvider services)
+    {
+        if (services.GetService<StatusBoard>() is { } status)
+        {
+            metrics.ObserveGauge("edgellm.queue.depth", "{question}", "Questions waiting: the agent's inbox and the model's queue.", () => status.Current().QueueDepth);
+        }
+
+        if (services.GetService<SensorHub>() is { } hub)
+        {
+            metrics.ObserveCounter("edgellm.sensor.readings_stored", "{reading}", "Sensor readings accepted and written to the store.", () => hub.Written);
+            metrics.ObserveCounter("edgellm.sensor.readings_rejected", "{reading}", "Sensor readings refused (unknown sensor, not finite, bad timestamp or unit).", () => hub.Rejections.Total);
+        }
+
+        if (services.GetService<Downloader>() is { } downloader)
+        {
+            metrics.ObserveCounter("edgellm.update.download", "By", "Update payload bytes received from the fleet server, all attempts.", () => downloader.BytesReceived);
+        }
     }
 
     public async Task StopAsync(CancellationToken cancellationToken)

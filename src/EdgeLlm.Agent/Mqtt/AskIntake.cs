@@ -122,6 +122,10 @@ internal sealed class AskIntake(IOptions<AgentOptions> options, RequestDispatche
         message.UserProperties?.FirstOrDefault(p => p.Name == name) is { } p ? Encoding.UTF8.GetString(p.ValueBuffer.Span) : null;
 
     /// <summary>The outcome of parsing an ask: the work, or the error with whatever reply address could be found.</summary>
+    /// <param name="Id">The ask's id (generated when it gave none or could not be read).</param>
+    /// <param name="Reply">Where the refusal goes, when a reply address could be read.</param>
+    /// <param name="Work">The accepted work (null when refused).</param>
+    /// <param name="Error">Why it was refused (null when accepted).</param>
     /// <param name="Reason">Why it was refused, one of <see cref="RefusalReasons"/> (null when accepted).</param>
     internal sealed record ParsedAsk(string Id, ReplyAddress? Reply, AskWork? Work, QueryException? Error, string? Reason = null);
 

@@ -21,7 +21,7 @@ internal static class ConfigOverlay
     /// Keys (and the keys under them) a remote configuration never changes, because a wrong value would brick the device or
     /// open it: where its state lives and who it is, which model folder it serves outside the signed slots, how it reaches
     /// and authenticates to its broker (and who may use the embedded one, on which address), what it uploads beyond
-    /// metrics and events, and what it trusts and runs for updates. They stay with whoever owns the device file.
+    /// metrics and events, what it trusts and runs for updates, and where its metrics endpoint listens. They stay with whoever owns the device file.
     /// </summary>
     public static readonly IReadOnlyList<string> Locked =
     [
@@ -30,6 +30,7 @@ internal static class ConfigOverlay
         "Broker:CaFile", "Broker:ClientCertFile", "Broker:ClientKeyFile", "Broker:Users",
         "Fleet:QueryLogUpload", "Fleet:SerialPatterns",
         "Updates:TrustedKeys", "Updates:StateScript", "Updates:StateScriptTimeoutSeconds", "Updates:ImportFolder",
+        "Metrics:Listen", "Metrics:AllowRemote",
     ];
 
     /// <summary>Why <paramref name="json"/> cannot be an overlay, or null; <paramref name="keys"/> gets every value's key (<c>Agent:MaxTokens</c>).</summary>

@@ -12,7 +12,7 @@ using Microsoft.Extensions.Options;
 namespace EdgeLlm.Agent.Tests.Metrics;
 
 /// <summary>The endpoint over real loopback sockets, with a collector of its own meter.</summary>
-public sealed class MetricsServerTests : IAsyncLifetime
+public sealed class MetricsServerTests : IAsyncLifetime, IDisposable
 {
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(60);
     private readonly ServiceProvider _services;
@@ -21,8 +21,7 @@ public sealed class MetricsServerTests : IAsyncLifetime
     public MetricsServerTests()
     {
         var services = new ServiceCollection().AddMetrics();
-        services.AddSingleton(sp => sp.GetRequiredService<IMeterFactory>().Create("test"));
-        services.AddSingleton(sp => new MetricsCollector(sp.GetRequiredService<Meter>()));
+        services.AddSingleton(sp => new AgentMetrics(sp.GetRequiredService<IMeterFactory>(), TimeProvider.System, collect: true));
         _services = services.BuildServiceProvider();
         var options = new MetricsOptions { Enabled = true, Listen = $"127.0.0.1:{FreePort()}", MaxConnections = 2, RequestTimeoutSeconds = 1 };
         _server = new MetricsServer(Options.Create(options), _services, NullLogger<MetricsServer>.Instance);
@@ -30,8 +29,12 @@ public sealed class MetricsServerTests : IAsyncLifetime
 
     public Task InitializeAsync()
     {
-        _ = _services.GetRequiredService<MetricsCollector>();
-        _services.GetRequiredService<Meter>().CreateCounter<long>("edgellm.questions", "{question}", "Questions.").Add(3, new KeyValuePair<string, object?>("outcome", "answered"));
+        var metrics = _services.GetRequiredService<AgentMetrics>();
+        for (var i = 0; i < 3; i++)
+        {
+            metrics.Question(EdgeLlm.Runtime.Scheduling.RequestPriority.Operator, QuestionOutcomes.Answered);
+        }
+
         return _server.StartAsync(CancellationToken.None);
     }
 
@@ -39,9 +42,11 @@ public sealed class MetricsServerTests : IAsyncLifetime
     {
         using var stop = new CancellationTokenSource(Patience);
         await _server.StopAsync(stop.Token);
-        _server.Dispose();
+        Dispose();
         await _services.DisposeAsync();
     }
+
+    public void Dispose() => _server.Dispose();
 
     private static int FreePort()
     {
@@ -97,9 +102,9 @@ public sealed class MetricsServerTests : IAsyncLifetime
 
         Assert.Equal("HTTP/1.1 200 OK", Status(response));
         Assert.Contains("\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n", response, StringComparison.Ordinal);
-        Assert.Equal(
-            "# HELP edgellm_questions_total Questions.\n# TYPE edgellm_questions_total counter\nedgellm_questions_total{outcome=\"answered\"} 3\n",
-            Body(response));
+        Assert.Contains(
+            "# TYPE edgellm_questions_total counter\nedgellm_questions_total{outcome=\"answered\",priority=\"operator\"} 3\n",
+            Body(response), StringComparison.Ordinal);
         Assert.Contains($"\r\nContent-Length: {Encoding.UTF8.GetByteCount(Body(response))}\r\n", response, StringComparison.Ordinal);
     }
 

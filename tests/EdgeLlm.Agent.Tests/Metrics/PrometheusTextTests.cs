@@ -81,17 +81,17 @@ public sealed class PrometheusTextTests
     }
 
     [Theory]
-    [InlineData("edgellm.questions", "{question}", MetricKind.Counter, "edgellm_questions_total")]
-    [InlineData("requests_total", "", MetricKind.Counter, "requests_total")]
-    [InlineData("9lives-cat/ü", "", MetricKind.Gauge, "_9lives_cat__")]
-    [InlineData("ns:sub.metric", "s", MetricKind.Gauge, "ns:sub_metric_seconds")]
-    [InlineData("wait_seconds", "s", MetricKind.Histogram, "wait_seconds")]
-    [InlineData("download", "By", MetricKind.Counter, "download_bytes_total")]
-    [InlineData("odd", "m/s²", MetricKind.Gauge, "odd_m_s_")]
-    [InlineData("", "", MetricKind.Gauge, "_")]
-    public void Names_are_sanitized_and_suffixed(string name, string unit, MetricKind kind, string expected)
+    [InlineData("edgellm.questions", "{question}", "Counter", "edgellm_questions_total")]
+    [InlineData("requests_total", "", "Counter", "requests_total")]
+    [InlineData("9lives-cat/ü", "", "Gauge", "_9lives_cat__")]
+    [InlineData("ns:sub.metric", "s", "Gauge", "ns:sub_metric_seconds")]
+    [InlineData("wait_seconds", "s", "Histogram", "wait_seconds")]
+    [InlineData("download", "By", "Counter", "download_bytes_total")]
+    [InlineData("odd", "m/s²", "Gauge", "odd_m_s_")]
+    [InlineData("", "", "Gauge", "_")]
+    public void Names_are_sanitized_and_suffixed(string name, string unit, string kind, string expected)
     {
-        Assert.Equal(expected, PrometheusText.MetricName(name, unit, kind));
+        Assert.Equal(expected, PrometheusText.MetricName(name, unit, Enum.Parse<MetricKind>(kind)));
     }
 
     [Fact]
