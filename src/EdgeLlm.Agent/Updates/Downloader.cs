@@ -29,6 +29,7 @@ internal sealed class Downloader
     public const string PartExtension = ".part";
     public const string BundleExtension = ".edgebundle";
     private const int BufferBytes = 1024 * 1024;
+    private const int MinFillBytes = 64 * 1024;
 
     private readonly HttpClient _http;
     private readonly UpdateOptions _options;
@@ -256,8 +257,7 @@ internal sealed class Downloader
                     return (Outcome.WindowClosed, "");
                 }
 
-                stall.CancelAfter(TimeSpan.FromSeconds(_options.StallTimeoutSeconds));
-                var read = await body.ReadAsync(buffer.AsMemory(0, chunk), stall.Token).ConfigureAwait(false);
+                var (read, failure) = await FillAsync(body, buffer.AsMemory(0, FillTarget(part, chunk)), stall).ConfigureAwait(false);
                 if (read == 0)
                 {
                     break;
@@ -291,6 +291,9 @@ internal sealed class Downloader
                 {
                     Report(part);
                 }
+
+                // The bytes that arrived before the connection failed are in the file; now the attempt ends.
+                failure?.Throw();
             }
 
             // A 200 without Content-Length ends with the stream.
@@ -306,6 +309,54 @@ internal sealed class Downloader
             await flushing.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             ArrayPool<byte>.Shared.Return(buffer);
         }
+    }
+
+    /// <summary>
+    /// How much to collect before writing: a whole buffer, but no further than the next percent of the artifact (at least
+    /// <see cref="MinFillBytes"/>), so that progress still moves by the percent on small artifacts and slow links.
+    /// </summary>
+    private static int FillTarget(PartState part, int chunk)
+    {
+        if (part.Total is not { } total || total <= 0)
+        {
+            return chunk;
+        }
+
+        var nextPercent = (long)((Math.Min(100, part.Length * 100 / total) + 1) * (decimal)total / 100);
+        return (int)Math.Clamp(nextPercent - part.Length, Math.Min(MinFillBytes, chunk), chunk);
+    }
+
+    /// <summary>
+    /// Reads until <paramref name="buffer"/> is full or the body ends. One socket read returns only what has arrived (tens
+    /// of KiB on loopback), and each piece costs a write on the thread pool, a hash call and the bookkeeping: whole
+    /// buffers keep that cost per MiB. A failure after some bytes came is returned with them, so they are kept.
+    /// </summary>
+    private async Task<(int Read, System.Runtime.ExceptionServices.ExceptionDispatchInfo? Failure)> FillAsync(
+        Stream body, Memory<byte> buffer, CancellationTokenSource stall)
+    {
+        var filled = 0;
+        while (filled < buffer.Length)
+        {
+            int read;
+            try
+            {
+                stall.CancelAfter(TimeSpan.FromSeconds(_options.StallTimeoutSeconds));
+                read = await body.ReadAsync(buffer[filled..], stall.Token).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (filled > 0 && ex is HttpRequestException or IOException or OperationCanceledException)
+            {
+                return (filled, System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(ex));
+            }
+
+            if (read == 0)
+            {
+                break;
+            }
+
+            filled += read;
+        }
+
+        return (filled, null);
     }
 
     private void Report(PartState part) => _progress?.Report(new DownloadProgress(part.Sha256, part.Length, part.Total));

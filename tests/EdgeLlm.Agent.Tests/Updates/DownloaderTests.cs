@@ -82,8 +82,9 @@ public sealed class DownloaderTests : IDisposable
         Assert.Equal(_content.Length, downloader.BytesReceived);
         Assert.True(server.BytesSent < _content.Length * 1.5, $"the server sent {server.BytesSent} bytes for {_content.Length}");
         var starts = server.Ranges.Select(r => long.Parse(r["bytes=".Length..^1], System.Globalization.CultureInfo.InvariantCulture)).ToList();
-        Assert.Equal(0, starts[0]);
-        Assert.True(starts.Zip(starts.Skip(1)).All(p => p.Second > p.First), string.Join(", ", server.Ranges));
+        // Each attempt resumes exactly where the cut one stopped: bytes that arrived before a drop are kept, although
+        // the receive loop collects whole 1 MiB buffers and every cut falls inside one.
+        Assert.Equal([0, 300_000, 600_000, 900_000, 1_200_000, 1_500_000], starts);
         var states = progress.Reports.Select(r => r.Progress.State).ToList();
         Assert.All(progress.Reports, r => Assert.Equal($"downloading {r.Progress.Bytes * 100 / _content.Length}%", r.Progress.State));
         Assert.True(states.Count >= 20, string.Join(", ", states));
