@@ -15,6 +15,19 @@ internal static class QuestionOutcomes
     public const string Rejected = "rejected";
 }
 
+/// <summary>How a model load ended, as the <c>outcome</c> label of <c>edgellm_model_loads_total</c>.</summary>
+internal static class ModelLoadOutcomes
+{
+    /// <summary>The model at start was loaded.</summary>
+    public const string Loaded = "loaded";
+
+    /// <summary>No usable model at start: the agent answers from retrieval only.</summary>
+    public const string RetrievalOnly = "retrieval_only";
+
+    /// <summary>An activated model replaced the running one.</summary>
+    public const string Switched = "switched";
+}
+
 /// <summary>Why an MQTT message was refused, as the <c>reason</c> label of <c>edgellm_mqtt_messages_refused_total</c>.</summary>
 internal static class RefusalReasons
 {
@@ -127,6 +140,7 @@ internal sealed class AgentMetrics : IDisposable
 
     public void Retrieval(TimeSpan duration) => _retrieval.Record(duration.TotalSeconds);
 
+    /// <summary>A model load ended with <paramref name="outcome"/> (one of <see cref="ModelLoadOutcomes"/>).</summary>
     public void ModelLoad(string outcome) => _modelLoads.Add(1, new KeyValuePair<string, object?>("outcome", outcome));
 
     public void Activation(string state) => _activations.Add(1, new KeyValuePair<string, object?>("state", state));

@@ -24,6 +24,9 @@ internal sealed class MetricsServer(IOptions<MetricsOptions> options, IServicePr
     /// <summary>Largest request head (request line and headers) read; a longer one gets 414 or 431.</summary>
     public const int MaxRequestBytes = 8192;
 
+    /// <summary>The pause after a failed accept (out of descriptors and the like) before the next one.</summary>
+    private static readonly TimeSpan AcceptRetryDelay = TimeSpan.FromMilliseconds(100);
+
     private readonly MetricsOptions _options = options.Value;
     private readonly CancellationTokenSource _stop = new();
     private readonly ConcurrentDictionary<Task, bool> _connections = new();
@@ -127,9 +130,9 @@ internal sealed class MetricsServer(IOptions<MetricsOptions> options, IServicePr
             }
             catch (SocketException ex) when (!token.IsCancellationRequested)
             {
-                // Out of descriptors and the like: wait a moment rather than spin.
+                // Out of descriptors and the like: wait a moment rather than spin (a stop ends the wait).
                 MetricsLog.ConnectionFailed(logger, "(accept)", ex.Message);
-                await Task.Delay(100, CancellationToken.None).ConfigureAwait(false);
+                await Task.Delay(AcceptRetryDelay, token).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
                 continue;
             }
             catch (SocketException)

@@ -117,7 +117,7 @@ internal sealed class ActiveModel(IOptions<AgentOptions> options, ILogger<Active
             }
         }
 
-        metrics?.ModelLoad("switched");
+        metrics?.ModelLoad(Metrics.ModelLoadOutcomes.Switched);
         ModelLog.Switched(logger, reference.Id, reference.Version, old?.Ref.Id ?? "(none)", old?.Ref.Version ?? "");
         QueueChanged?.Invoke();
         return old is null ? Task.CompletedTask : RetireAsync(old, cancellationToken);
@@ -160,7 +160,7 @@ internal sealed class ActiveModel(IOptions<AgentOptions> options, ILogger<Active
 
         var reference = RefOf(folder, model);
         Volatile.Write(ref _current, new Loaded(model, reference, () => QueueChanged?.Invoke()));
-        metrics?.ModelLoad("loaded");
+        metrics?.ModelLoad(Metrics.ModelLoadOutcomes.Loaded);
         Log.ModelLoaded(logger, reference.Id, reference.Version, model.Model.ActiveProvider.Name);
         if (model.Synthesized)
         {
@@ -257,7 +257,7 @@ internal sealed class ActiveModel(IOptions<AgentOptions> options, ILogger<Active
     private void Settle(string reason)
     {
         UnavailableReason = reason;
-        metrics?.ModelLoad("retrieval_only");
+        metrics?.ModelLoad(Metrics.ModelLoadOutcomes.RetrievalOnly);
         Log.RetrievalOnly(logger, reason);
     }
 
