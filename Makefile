@@ -38,7 +38,7 @@ endif
 	@echo "From a second terminal:  $(DEVICE) ask \"What does E-17 mean?\" --broker 127.0.0.1:$(RUN_BROKER_PORT)"
 	@echo "                         $(DEVICE) status --broker 127.0.0.1:$(RUN_BROKER_PORT)"
 	@echo "Ctrl+C stops the agent."
-	$(DEVICE) agent --data-dir $(abspath $(RUN_DIR))/data --model $(if $(filter synth,$(RUN_MODEL)),$(SYNTH_MODEL),none) --broker embedded --broker-port $(RUN_BROKER_PORT)
+	DOTNET_TieredCompilation=0 $(DEVICE) agent --data-dir $(abspath $(RUN_DIR))/data --model $(if $(filter synth,$(RUN_MODEL)),$(SYNTH_MODEL),none) --broker embedded --broker-port $(RUN_BROKER_PORT)
 
 ## run-fleet: the fleet server on embedded defaults (SQLite in $(RUN_DIR)/fleet, http://127.0.0.1:$(FLEET_PORT)); the first
 ## start prints the admin key unless EDGELLM_FLEET_ADMIN_KEY is set

@@ -22,4 +22,7 @@ internal static partial class DownloadLog
 
     [LoggerMessage(305, LogLevel.Warning, "Artifact {Sha256}: the server ignored the range request; downloading from the start")]
     public static partial void RangeIgnored(ILogger logger, string sha256);
+
+    [LoggerMessage(306, LogLevel.Information, "Artifact {Sha256}: writing through the page cache instead of directly: {Reason}")]
+    public static partial void DirectWritesRefused(ILogger logger, string sha256, string reason);
 }

@@ -16,12 +16,13 @@ namespace EdgeLlm.Agent.Updates;
 /// every <see cref="UpdateOptions.FlushBytes"/>, and whatever a crash left in it is checked by the final SHA-256. On a
 /// mismatch the part file is deleted and the download starts over once; a second mismatch fails. Bytes pass through a
 /// token bucket (<see cref="UpdateOptions.MaxBytesPerSecond"/>) and only inside <see cref="UpdateOptions.MaintenanceWindow"/>.
-/// Memory use is one fixed 1 MiB buffer, whatever the artifact's size.
+/// Memory use is two fixed 1 MiB buffers, whatever the artifact's size.
 /// </summary>
 /// <remarks>
-/// Speed (docs/benchmarks.md, "Model updates"): each chunk is hashed while the thread pool writes it, and the periodic fsync runs
-/// in the background while the next bytes arrive (one at a time), so neither stalls the connection. Large reads matter
-/// on loopback and fast links: with 64 KiB the receive loop, not the disk, was the limit.
+/// Speed (docs/benchmarks.md, "Model updates"): while one buffer fills from the connection, the other is hashed and
+/// written on the thread pool (both at once), and the periodic fsync runs in the background too, so none of them stalls
+/// the connection. Whole 1 MiB buffers keep the per-chunk cost low (with 64 KiB the receive loop, not the disk, was the
+/// limit), and they are written past the page cache (<see cref="PartFileWriter"/>, <see cref="UpdateOptions.DirectWrites"/>).
 /// </remarks>
 internal sealed class Downloader
 {
@@ -68,6 +69,9 @@ internal sealed class Downloader
     /// <summary>HTTP requests this object sent.</summary>
     public int Requests { get; private set; }
 
+    /// <summary>Of the bytes written to part files, those written past the page cache (all downloads, all attempts).</summary>
+    public long DirectBytesWritten { get; private set; }
+
     public static string PartPath(string dataDir, string sha256) => Path.Combine(dataDir, StagingFolder, sha256 + PartExtension);
 
     public static string BundlePath(string dataDir, string sha256) => Path.Combine(dataDir, StagingFolder, sha256 + BundleExtension);
@@ -98,6 +102,7 @@ internal sealed class Downloader
 
         Directory.CreateDirectory(Path.Combine(dataDir, StagingFolder));
         using var part = new PartState(PartPath(dataDir, sha256), sha256);
+        var buffers = new ChunkBuffers(BufferBytes);
         var limiter = new DownloadRateLimiter(_options.MaxBytesPerSecond, _options.BurstBytes, _time);
         var backoff = new Backoff(TimeSpan.FromMilliseconds(_options.RetryMinMs), TimeSpan.FromMilliseconds(_options.RetryMaxMs), _random);
         var restarted = false;
@@ -106,7 +111,7 @@ internal sealed class Downloader
         {
             await WaitForWindowAsync(sha256, cancellationToken).ConfigureAwait(false);
             var before = BytesReceived;
-            var (outcome, error) = await AttemptAsync(newRequest, part, limiter, cancellationToken).ConfigureAwait(false);
+            var (outcome, error) = await AttemptAsync(newRequest, part, limiter, buffers, cancellationToken).ConfigureAwait(false);
             switch (outcome)
             {
                 case Outcome.Complete when part.Hash == sha256:
@@ -163,7 +168,7 @@ internal sealed class Downloader
     }
 
     private async Task<(Outcome Outcome, string Error)> AttemptAsync(
-        Func<HttpRequestMessage> newRequest, PartState part, DownloadRateLimiter limiter, CancellationToken cancellationToken)
+        Func<HttpRequestMessage> newRequest, PartState part, DownloadRateLimiter limiter, ChunkBuffers buffers, CancellationToken cancellationToken)
     {
         var file = part.Open();
         await using (file.ConfigureAwait(false))
@@ -184,7 +189,7 @@ internal sealed class Downloader
                     return refusal;
                 }
 
-                return await ReceiveAsync(response, file, part, limiter, cancellationToken).ConfigureAwait(false);
+                return await ReceiveAsync(response, file, part, limiter, buffers, cancellationToken).ConfigureAwait(false);
             }
             catch (Exception ex) when (ex is HttpRequestException or IOException || (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested))
             {
@@ -237,19 +242,22 @@ internal sealed class Downloader
     }
 
     private async Task<(Outcome Outcome, string Error)> ReceiveAsync(
-        HttpResponseMessage response, FileStream file, PartState part, DownloadRateLimiter limiter, CancellationToken cancellationToken)
+        HttpResponseMessage response, FileStream file, PartState part, DownloadRateLimiter limiter, ChunkBuffers buffers, CancellationToken cancellationToken)
     {
         var body = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
         await using var bodyScope = body.ConfigureAwait(false);
         using var stall = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var chunk = limiter.Unlimited ? BufferBytes : Math.Min(BufferBytes, limiter.Burst);
-        var buffer = ArrayPool<byte>.Shared.Rent(chunk);
         var handle = file.SafeFileHandle;
+        var writer = new PartFileWriter(handle, _options.DirectWrites);
+        // The chunk before this one is hashed and written in the background while this one arrives: two buffers in turn.
+        var pending = Task.CompletedTask;
         var flushing = Task.CompletedTask;
+        var offset = part.Length;
         try
         {
             var sinceFlush = 0L;
-            Report(part);
+            var reported = Report(part);
             while (true)
             {
                 if (_window.UntilOpen(_time.GetUtcNow(), _time.LocalTimeZone) > TimeSpan.Zero)
@@ -257,26 +265,26 @@ internal sealed class Downloader
                     return (Outcome.WindowClosed, "");
                 }
 
-                var (read, failure) = await FillAsync(body, buffer.AsMemory(0, FillTarget(part, chunk)), stall).ConfigureAwait(false);
+                var buffer = buffers.Next();
+                var (read, failure) = await FillAsync(body, buffer[..FillTarget(offset, part.Total, chunk)], stall).ConfigureAwait(false);
                 if (read == 0)
                 {
                     break;
                 }
 
                 await limiter.TakeAsync(read, cancellationToken).ConfigureAwait(false);
-                var percent = new DownloadProgress(part.Sha256, part.Length, part.Total).Percent;
-                // Hash while the write runs (on Linux a thread-pool thread does it); both only read the buffer. A failed write
-                // leaves the hash ahead of the file: the next attempt sees the file's length differ and hashes it again.
-                var write = file.WriteAsync(buffer.AsMemory(0, read), cancellationToken);
-                part.Appended(buffer.AsSpan(0, read));
-                await write.ConfigureAwait(false);
                 BytesReceived += read;
-                if (part.Length > part.Total)
+                // The other buffer is free (and its bytes are in the file) once its write is done; a failed write ends the
+                // attempt here, with the part file's length as the resume point.
+                await pending.ConfigureAwait(false);
+                if (offset + read > part.Total)
                 {
                     part.Truncate(file);
                     return (Outcome.Failed, "the server sent more bytes than the artifact has");
                 }
 
+                pending = WriteAsync(writer, part, buffer[..read], offset);
+                offset += read;
                 sinceFlush += read;
                 if (sinceFlush >= _options.FlushBytes)
                 {
@@ -287,14 +295,14 @@ internal sealed class Downloader
                     sinceFlush = 0;
                 }
 
-                if (new DownloadProgress(part.Sha256, part.Length, part.Total).Percent != percent)
-                {
-                    Report(part);
-                }
+                reported = ReportIfMoved(part, reported);
 
-                // The bytes that arrived before the connection failed are in the file; now the attempt ends.
+                // The bytes that arrived before the connection failed are being written; now the attempt ends.
                 failure?.Throw();
             }
+
+            await pending.ConfigureAwait(false);
+            ReportIfMoved(part, reported);
 
             // A 200 without Content-Length ends with the stream.
             part.Total ??= part.Length;
@@ -304,26 +312,53 @@ internal sealed class Downloader
         }
         finally
         {
-            // The file is flushed again and closed after this returns: the fsync in flight must be done by then. Its error,
-            // if any, does not matter any more: that final flush reports its own.
+            // The file is flushed again and closed after this returns: the write and the fsync in flight must be done by
+            // then. Their errors, if any, do not matter any more: the attempt already ended, and the final flush reports its own.
+            await pending.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             await flushing.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-            ArrayPool<byte>.Shared.Return(buffer);
+            DirectBytesWritten += writer.DirectBytes;
+            if (writer.DirectRefusal is { } refusal)
+            {
+                DownloadLog.DirectWritesRefused(_logger, part.Sha256, refusal);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Hashes and writes one chunk on the thread pool, both at once (they only read the buffer). A failed write leaves the
+    /// hash ahead of the file: the part state forgets its length, so the next attempt hashes the file again.
+    /// </summary>
+    private static async Task WriteAsync(PartFileWriter writer, PartState part, ReadOnlyMemory<byte> bytes, long offset)
+    {
+        var write = Task.Run(() => writer.Write(bytes, offset));
+        var hash = Task.Run(() => part.Appended(bytes.Span));
+        try
+        {
+            await Task.WhenAll(write, hash).ConfigureAwait(false);
+        }
+        catch
+        {
+            part.Forget();
+            throw;
         }
     }
 
     /// <summary>
     /// How much to collect before writing: a whole buffer, but no further than the next percent of the artifact (at least
-    /// <see cref="MinFillBytes"/>), so that progress still moves by the percent on small artifacts and slow links.
+    /// <see cref="MinFillBytes"/>), so that progress still moves by the percent on small artifacts and slow links; and
+    /// ending on a <see cref="PartFileWriter.Alignment"/> boundary, so that the chunks after it can be written directly.
     /// </summary>
-    private static int FillTarget(PartState part, int chunk)
+    internal static int FillTarget(long offset, long? total, int chunk)
     {
-        if (part.Total is not { } total || total <= 0)
+        var end = offset + chunk;
+        if (total is { } known && known > 0)
         {
-            return chunk;
+            var nextPercent = (long)((Math.Min(100, offset * 100 / known) + 1) * (decimal)known / 100);
+            end = Math.Clamp(nextPercent, offset + Math.Min(MinFillBytes, chunk), end);
         }
 
-        var nextPercent = (long)((Math.Min(100, part.Length * 100 / total) + 1) * (decimal)total / 100);
-        return (int)Math.Clamp(nextPercent - part.Length, Math.Min(MinFillBytes, chunk), chunk);
+        var aligned = end / PartFileWriter.Alignment * PartFileWriter.Alignment;
+        return (int)((aligned > offset ? aligned : end) - offset);
     }
 
     /// <summary>
@@ -359,7 +394,31 @@ internal sealed class Downloader
         return (filled, null);
     }
 
-    private void Report(PartState part) => _progress?.Report(new DownloadProgress(part.Sha256, part.Length, part.Total));
+    /// <summary>Reports the part's progress; returns the percent reported.</summary>
+    private int? Report(PartState part)
+    {
+        var progress = new DownloadProgress(part.Sha256, part.Length, part.Total);
+        _progress?.Report(progress);
+        return progress.Percent;
+    }
+
+    /// <summary>Reports the part's progress when its percent moved since <paramref name="reported"/>; returns the percent last reported.</summary>
+    private int? ReportIfMoved(PartState part, int? reported) =>
+        new DownloadProgress(part.Sha256, part.Length, part.Total).Percent == reported ? reported : Report(part);
+
+    /// <summary>Two aligned buffers used in turn: one fills from the connection while the other is hashed and written.</summary>
+    private sealed class ChunkBuffers(int length)
+    {
+        private readonly AlignedBuffer[] _buffers = [new(length), new(length)];
+        private int _next;
+
+        public Memory<byte> Next()
+        {
+            var buffer = _buffers[_next];
+            _next ^= 1;
+            return buffer.Memory;
+        }
+    }
 
     /// <summary>
     /// The part file and the SHA-256 of its first <see cref="Length"/> bytes, kept as it grows so the file is read back
@@ -415,6 +474,9 @@ internal sealed class Downloader
             file.Flush(flushToDisk: true);
             Reset();
         }
+
+        /// <summary>After a failed write: the file's content is unknown, so the next <see cref="Open"/> hashes it again.</summary>
+        public void Forget() => Length = -1;
 
         public void Delete()
         {

@@ -31,6 +31,13 @@ internal sealed class UpdateOptions
     [Range(64 * 1024, 1024L * 1024 * 1024)]
     public long FlushBytes { get; set; } = 4 * 1024 * 1024;
 
+    /// <summary>
+    /// Write downloads past the page cache (Linux <c>O_DIRECT</c>) where the filesystem allows it: a bundle is written
+    /// once and read once, and caching it would evict what the device needs (the active model's pages) and cost a copy of
+    /// every byte. A filesystem that refuses gets normal writes. Default true.
+    /// </summary>
+    public bool DirectWrites { get; set; } = true;
+
     /// <summary>Attempts in a row that receive nothing before a download fails. Default 30.</summary>
     [Range(1, 100_000)]
     public int MaxAttemptsWithoutProgress { get; set; } = 30;

@@ -1,0 +1,147 @@
+using System.Runtime.InteropServices;
+using System.Security.Cryptography;
+using EdgeLlm.Agent.Updates;
+using EdgeLlm.Runtime.Tests;
+
+namespace EdgeLlm.Agent.Tests.Updates;
+
+public sealed class PartFileWriterTests : IDisposable
+{
+    private const int Block = PartFileWriter.Alignment;
+    private readonly TempDir _dir = TestPaths.NewTempDir();
+    private readonly byte[] _content = RandomNumberGenerator.GetBytes(3 * 1024 * 1024 + 1234);
+
+    private string PartPath => Path.Combine(_dir.Path, "artifact.part");
+
+    [Fact]
+    public void Aligned_chunks_go_past_the_page_cache_and_the_odd_ones_through_it_with_the_same_bytes_on_disk()
+    {
+        // Resumed at an odd offset: the first chunk ends on a block boundary, the middle ones are whole buffers, the
+        // tail is what is left. The same order the downloader writes in.
+        var head = 777_777;
+        var firstEnd = (head / Block + 1) * Block;
+        List<(int Offset, int Length)> chunks = [(0, head), (head, firstEnd - head), .. BufferChunks(firstEnd)];
+
+        var writer = WriteAll(direct: true, chunks);
+
+        Assert.True(writer.DirectRefusal is null, $"the test folder's filesystem refused O_DIRECT: {writer.DirectRefusal}");
+        Assert.True(OperatingSystem.IsLinux(), "direct writes are a Linux path");
+        var tail = chunks[^1].Length;
+        Assert.NotEqual(0, tail % Block);
+        Assert.Equal(head + (firstEnd - head) + tail, writer.BufferedBytes);
+        Assert.Equal(_content.Length - writer.BufferedBytes, writer.DirectBytes);
+        Assert.Equal(_content, File.ReadAllBytes(PartPath));
+    }
+
+    [Fact]
+    public void With_direct_writes_off_every_byte_goes_through_the_page_cache()
+    {
+        var writer = WriteAll(direct: false, BufferChunks(0));
+
+        Assert.Equal(0, writer.DirectBytes);
+        Assert.Equal(_content.Length, writer.BufferedBytes);
+        Assert.False(writer.DirectAvailable);
+        Assert.Null(writer.DirectRefusal);
+        Assert.Equal(_content, File.ReadAllBytes(PartPath));
+    }
+
+    [Fact]
+    public void A_direct_write_the_kernel_refuses_is_written_through_the_page_cache_and_so_is_the_rest()
+    {
+        using var handle = File.OpenHandle(PartPath, FileMode.Create, FileAccess.ReadWrite);
+        var writer = new PartFileWriter(handle, direct: true);
+        // Offset and length are aligned, the memory is not: O_DIRECT refuses it (EINVAL), as a driver without direct
+        // I/O refuses every direct write.
+        var misaligned = new byte[Block + 1];
+        _content.AsSpan(0, Block).CopyTo(misaligned.AsSpan(1));
+        writer.Write(misaligned.AsMemory(1, Block), 0);
+
+        var aligned = new AlignedBuffer(Block);
+        _content.AsSpan(Block, Block).CopyTo(aligned.Memory.Span);
+        writer.Write(aligned.Memory, Block);
+
+        Assert.NotNull(writer.DirectRefusal);
+        Assert.Contains("direct write failed", writer.DirectRefusal, StringComparison.Ordinal);
+        Assert.False(writer.DirectAvailable);
+        Assert.Equal(0, writer.DirectBytes);
+        Assert.Equal(2 * Block, writer.BufferedBytes);
+        handle.Close();
+        Assert.Equal(_content.AsSpan(0, 2 * Block).ToArray(), File.ReadAllBytes(PartPath));
+    }
+
+    [Fact]
+    public void An_aligned_buffer_starts_on_a_block_boundary_and_has_the_length_asked_for()
+    {
+        for (var i = 0; i < 20; i++)
+        {
+            var buffer = new AlignedBuffer(1024 * 1024 + i);
+            Assert.Equal(1024 * 1024 + i, buffer.Memory.Length);
+            Assert.True(MemoryMarshal.TryGetArray<byte>(buffer.Memory, out var segment));
+            Assert.Equal(0, Marshal.UnsafeAddrOfPinnedArrayElement(segment.Array!, segment.Offset) % Block);
+        }
+
+        Assert.Throws<ArgumentOutOfRangeException>(() => new AlignedBuffer(0));
+    }
+
+    [Theory]
+    [InlineData(0L, null)]
+    [InlineData(300_000L, null)]
+    [InlineData(777_777L, 868_000_000L)]
+    [InlineData(5L, 10_000L)]
+    [InlineData(1_048_576L, 2_109_497L)]
+    public void Each_fill_ends_on_a_block_boundary_within_one_buffer(long offset, long? total)
+    {
+        var chunk = 1024 * 1024;
+
+        var length = Downloader.FillTarget(offset, total, chunk);
+
+        Assert.InRange(length, 1, chunk);
+        Assert.Equal(0, (offset + length) % Block);
+    }
+
+    [Fact]
+    public void Fills_end_on_block_boundaries_for_any_offset_size_and_rate_capped_chunk()
+    {
+        var random = new Random(7);
+        for (var i = 0; i < 10_000; i++)
+        {
+            var total = random.NextInt64(1, 2_000_000_000);
+            var offset = random.NextInt64(0, total);
+            var chunk = random.Next(Block, 1024 * 1024 + 1);
+
+            var length = Downloader.FillTarget(offset, total, chunk);
+
+            Assert.InRange(length, 1, chunk);
+            Assert.True((offset + length) % Block == 0, $"offset {offset}, total {total}, chunk {chunk}: fill {length}");
+            // Progress still moves by whole buffers or whole percents, not by slivers.
+            Assert.True(length >= Math.Min(64 * 1024, chunk) - Block, $"offset {offset}, total {total}, chunk {chunk}: fill {length}");
+        }
+    }
+
+    public void Dispose() => _dir.Dispose();
+
+    private List<(int Offset, int Length)> BufferChunks(int start)
+    {
+        var chunks = new List<(int Offset, int Length)>();
+        for (var offset = start; offset < _content.Length; offset += 1024 * 1024)
+        {
+            chunks.Add((offset, Math.Min(1024 * 1024, _content.Length - offset)));
+        }
+
+        return chunks;
+    }
+
+    private PartFileWriter WriteAll(bool direct, IReadOnlyList<(int Offset, int Length)> chunks)
+    {
+        using var handle = File.OpenHandle(PartPath, FileMode.Create, FileAccess.ReadWrite);
+        var writer = new PartFileWriter(handle, direct);
+        var buffer = new AlignedBuffer(1024 * 1024);
+        foreach (var (offset, length) in chunks)
+        {
+            _content.AsSpan(offset, length).CopyTo(buffer.Memory.Span);
+            writer.Write(buffer.Memory[..length], offset);
+        }
+
+        return writer;
+    }
+}
