@@ -16,11 +16,11 @@ namespace EdgeLlm.Agent.Updates;
 /// every <see cref="UpdateOptions.FlushBytes"/>, and whatever a crash left in it is checked by the final SHA-256. On a
 /// mismatch the part file is deleted and the download starts over once; a second mismatch fails. Bytes pass through a
 /// token bucket (<see cref="UpdateOptions.MaxBytesPerSecond"/>) and only inside <see cref="UpdateOptions.MaintenanceWindow"/>.
-/// Memory use is two fixed 1 MiB buffers, whatever the artifact's size.
+/// Memory use is three fixed 1 MiB buffers, whatever the artifact's size.
 /// </summary>
 /// <remarks>
-/// Speed (docs/benchmarks.md, "Model updates"): while one buffer fills from the connection, the other is hashed and
-/// written on the thread pool (both at once), and the periodic fsync runs in the background too, so none of them stalls
+/// Speed (docs/benchmarks.md, "Model updates"): while one buffer fills from the connection, the two before it are hashed
+/// and written on the thread pool (hash and write at once, each in order), and the periodic fsync runs in the background too, so none of them stalls
 /// the connection. Whole 1 MiB buffers keep the per-chunk cost low (with 64 KiB the receive loop, not the disk, was the
 /// limit), and they are written past the page cache (<see cref="PartFileWriter"/>, <see cref="UpdateOptions.DirectWrites"/>).
 /// </remarks>
@@ -30,6 +30,10 @@ internal sealed class Downloader
     public const string PartExtension = ".part";
     public const string BundleExtension = ".edgebundle";
     private const int BufferBytes = 1024 * 1024;
+
+    // Three: one fills from the connection while the two before it are hashed and written, so a write that waits on the
+    // disk or a hash that waits for a core does not stop the receive at once.
+    private const int BufferCount = 3;
     private const int MinFillBytes = 64 * 1024;
 
     private readonly HttpClient _http;
@@ -102,7 +106,7 @@ internal sealed class Downloader
 
         Directory.CreateDirectory(Path.Combine(dataDir, StagingFolder));
         using var part = new PartState(PartPath(dataDir, sha256), sha256);
-        var buffers = new ChunkBuffers(BufferBytes);
+        var buffers = new ChunkBuffers(BufferCount, BufferBytes);
         var limiter = new DownloadRateLimiter(_options.MaxBytesPerSecond, _options.BurstBytes, _time);
         var backoff = new Backoff(TimeSpan.FromMilliseconds(_options.RetryMinMs), TimeSpan.FromMilliseconds(_options.RetryMaxMs), _random);
         var restarted = false;
@@ -250,8 +254,11 @@ internal sealed class Downloader
         var chunk = limiter.Unlimited ? BufferBytes : Math.Min(BufferBytes, limiter.Burst);
         var handle = file.SafeFileHandle;
         var writer = new PartFileWriter(handle, _options.DirectWrites);
-        // The chunk before this one is hashed and written in the background while this one arrives: two buffers in turn.
-        var pending = Task.CompletedTask;
+        // The chunks before this one are hashed and written in the background while this one arrives, each buffer in turn.
+        // Hashes run in order, one after the other, and so do writes; a chunk is done when both are.
+        var inFlight = new Queue<Task>();
+        var hashed = Task.CompletedTask;
+        var written = Task.CompletedTask;
         var flushing = Task.CompletedTask;
         var offset = part.Length;
         try
@@ -265,6 +272,13 @@ internal sealed class Downloader
                     return (Outcome.WindowClosed, "");
                 }
 
+                // This buffer is free (and its bytes are in the file) once the chunk that last used it is done; a failed write
+                // ends the attempt here, with the part file's length as the resume point.
+                while (inFlight.Count >= BufferCount - 1)
+                {
+                    await inFlight.Dequeue().ConfigureAwait(false);
+                }
+
                 var buffer = buffers.Next();
                 var (read, failure) = await FillAsync(body, buffer[..FillTarget(offset, part.Total, chunk)], stall).ConfigureAwait(false);
                 if (read == 0)
@@ -274,16 +288,14 @@ internal sealed class Downloader
 
                 await limiter.TakeAsync(read, cancellationToken).ConfigureAwait(false);
                 BytesReceived += read;
-                // The other buffer is free (and its bytes are in the file) once its write is done; a failed write ends the
-                // attempt here, with the part file's length as the resume point.
-                await pending.ConfigureAwait(false);
                 if (offset + read > part.Total)
                 {
                     part.Truncate(file);
                     return (Outcome.Failed, "the server sent more bytes than the artifact has");
                 }
 
-                pending = WriteAsync(writer, part, buffer[..read], offset);
+                (hashed, written) = (HashAfter(hashed, part, buffer[..read]), WriteAfter(written, writer, buffer[..read], offset));
+                inFlight.Enqueue(ChunkDoneAsync(hashed, written, part));
                 offset += read;
                 sinceFlush += read;
                 if (sinceFlush >= _options.FlushBytes)
@@ -301,7 +313,11 @@ internal sealed class Downloader
                 failure?.Throw();
             }
 
-            await pending.ConfigureAwait(false);
+            while (inFlight.Count > 0)
+            {
+                await inFlight.Dequeue().ConfigureAwait(false);
+            }
+
             ReportIfMoved(part, reported);
 
             // A 200 without Content-Length ends with the stream.
@@ -314,7 +330,7 @@ internal sealed class Downloader
         {
             // The file is flushed again and closed after this returns: the write and the fsync in flight must be done by
             // then. Their errors, if any, do not matter any more: the attempt already ended, and the final flush reports its own.
-            await pending.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            await Task.WhenAll(hashed, written).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             await flushing.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             DirectBytesWritten += writer.DirectBytes;
             if (writer.DirectRefusal is { } refusal)
@@ -324,17 +340,35 @@ internal sealed class Downloader
         }
     }
 
+    /// <summary>Hashes one chunk on the thread pool once the chunk before it is hashed.</summary>
+    private static Task HashAfter(Task previous, PartState part, ReadOnlyMemory<byte> bytes) =>
+        previous.ContinueWith(
+            done =>
+            {
+                done.GetAwaiter().GetResult();
+                part.Appended(bytes.Span);
+            },
+            CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
+
+    /// <summary>Writes one chunk on the thread pool once the chunk before it is written; after a failed write, none is.</summary>
+    private static Task WriteAfter(Task previous, PartFileWriter writer, ReadOnlyMemory<byte> bytes, long offset) =>
+        previous.ContinueWith(
+            done =>
+            {
+                done.GetAwaiter().GetResult();
+                writer.Write(bytes, offset);
+            },
+            CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
+
     /// <summary>
-    /// Hashes and writes one chunk on the thread pool, both at once (they only read the buffer). A failed write leaves the
-    /// hash ahead of the file: the part state forgets its length, so the next attempt hashes the file again.
+    /// A chunk is done when it is hashed and written. A failed write leaves the hash ahead of the file: the part state
+    /// forgets its length, so the next attempt hashes the file again.
     /// </summary>
-    private static async Task WriteAsync(PartFileWriter writer, PartState part, ReadOnlyMemory<byte> bytes, long offset)
+    private static async Task ChunkDoneAsync(Task hashed, Task written, PartState part)
     {
-        var write = Task.Run(() => writer.Write(bytes, offset));
-        var hash = Task.Run(() => part.Appended(bytes.Span));
         try
         {
-            await Task.WhenAll(write, hash).ConfigureAwait(false);
+            await Task.WhenAll(hashed, written).ConfigureAwait(false);
         }
         catch
         {
@@ -406,16 +440,16 @@ internal sealed class Downloader
     private int? ReportIfMoved(PartState part, int? reported) =>
         new DownloadProgress(part.Sha256, part.Length, part.Total).Percent == reported ? reported : Report(part);
 
-    /// <summary>Two aligned buffers used in turn: one fills from the connection while the other is hashed and written.</summary>
-    private sealed class ChunkBuffers(int length)
+    /// <summary>Aligned buffers used in turn: one fills from the connection while the ones before it are hashed and written.</summary>
+    private sealed class ChunkBuffers(int count, int length)
     {
-        private readonly AlignedBuffer[] _buffers = [new(length), new(length)];
+        private readonly AlignedBuffer[] _buffers = [.. Enumerable.Range(0, count).Select(_ => new AlignedBuffer(length))];
         private int _next;
 
         public Memory<byte> Next()
         {
             var buffer = _buffers[_next];
-            _next ^= 1;
+            _next = (_next + 1) % _buffers.Length;
             return buffer.Memory;
         }
     }
@@ -463,6 +497,12 @@ internal sealed class Downloader
 
         public void Appended(ReadOnlySpan<byte> bytes)
         {
+            // Forgotten (a write failed while later chunks were hashed): the next attempt hashes the file again.
+            if (Length < 0)
+            {
+                return;
+            }
+
             _hash.AppendData(bytes);
             Length += bytes.Length;
         }
