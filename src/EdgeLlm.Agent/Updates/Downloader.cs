@@ -73,7 +73,10 @@ internal sealed class Downloader
     /// <summary>HTTP requests this object sent.</summary>
     public int Requests { get; private set; }
 
-    /// <summary>Of the bytes written to part files, those written past the page cache (all downloads, all attempts).</summary>
+    /// <summary>Bytes written to part files (all downloads, all attempts): what an attempt kept of what it received.</summary>
+    public long BytesWritten { get; private set; }
+
+    /// <summary>Of <see cref="BytesWritten"/>, those written past the page cache.</summary>
     public long DirectBytesWritten { get; private set; }
 
     public static string PartPath(string dataDir, string sha256) => Path.Combine(dataDir, StagingFolder, sha256 + PartExtension);
@@ -88,7 +91,7 @@ internal sealed class Downloader
     /// Downloads the artifact <paramref name="newRequest"/> names (a GET with whatever authorization it needs; the Range
     /// header is added here); returns the path of the verified <c>.edgebundle</c>, at once when it is there already.
     /// </summary>
-    /// <exception cref="DownloadFailedException">The server refused or does not know the artifact, its bytes hashed wrong twice, or too many attempts in a row received nothing.</exception>
+    /// <exception cref="DownloadFailedException">The server refused or does not know the artifact, its bytes hashed wrong twice, or too many attempts in a row kept no bytes (nothing arrived, or the disk refused it).</exception>
     public async Task<string> DownloadAsync(Func<HttpRequestMessage> newRequest, string dataDir, string sha256, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(newRequest);
@@ -114,7 +117,8 @@ internal sealed class Downloader
         while (true)
         {
             await WaitForWindowAsync(sha256, cancellationToken).ConfigureAwait(false);
-            var before = BytesReceived;
+            // Progress is bytes kept in the part file, not bytes received: a full disk receives on every attempt and keeps none.
+            var before = BytesWritten;
             var (outcome, error) = await AttemptAsync(newRequest, part, limiter, buffers, cancellationToken).ConfigureAwait(false);
             switch (outcome)
             {
@@ -138,14 +142,14 @@ internal sealed class Downloader
                     continue;
             }
 
-            if (BytesReceived > before)
+            if (BytesWritten > before)
             {
                 fruitless = 0;
                 backoff.Reset();
             }
             else if (++fruitless >= _options.MaxAttemptsWithoutProgress)
             {
-                throw new DownloadFailedException($"artifact {sha256}: {fruitless} attempts in a row received nothing; last error: {error}");
+                throw new DownloadFailedException($"artifact {sha256}: {fruitless} attempts in a row kept no bytes; last error: {error}");
             }
 
             var wait = backoff.Next();
@@ -332,6 +336,7 @@ internal sealed class Downloader
             // then. Their errors, if any, do not matter any more: the attempt already ended, and the final flush reports its own.
             await Task.WhenAll(hashed, written).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             await flushing.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            BytesWritten += writer.DirectBytes + writer.BufferedBytes;
             DirectBytesWritten += writer.DirectBytes;
             if (writer.DirectRefusal is { } refusal)
             {
@@ -539,11 +544,15 @@ internal sealed class Downloader
             var buffer = ArrayPool<byte>.Shared.Rent(BufferBytes);
             try
             {
+                // Up to the length seen now, not to the end of the stream: a part path that is not a regular file (a
+                // device, a pipe) would otherwise be read without end.
+                var left = file.Length;
                 file.Position = 0;
                 int read;
-                while ((read = file.Read(buffer, 0, BufferBytes)) > 0)
+                while (left > 0 && (read = file.Read(buffer, 0, (int)Math.Min(BufferBytes, left))) > 0)
                 {
                     Appended(buffer.AsSpan(0, read));
+                    left -= read;
                 }
             }
             finally

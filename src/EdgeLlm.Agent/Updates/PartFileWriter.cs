@@ -50,35 +50,30 @@ internal sealed partial class PartFileWriter(SafeFileHandle file, bool direct)
     /// </summary>
     public void Write(ReadOnlyMemory<byte> bytes, long offset)
     {
-        var wantDirect = _directAllowed && offset % Alignment == 0 && bytes.Length % Alignment == 0 && bytes.Length > 0;
-        if (wantDirect != _directOn && !TrySwitch(wantDirect))
+        var aligned = bytes.Length > 0 && offset % Alignment == 0 && bytes.Length % Alignment == 0;
+        if (_directAllowed && aligned && (_directOn || TrySwitch(true)))
         {
-            wantDirect = false;
+            try
+            {
+                RandomAccess.Write(file, bytes.Span, offset);
+                DirectBytes += bytes.Length;
+                return;
+            }
+            catch (IOException ex)
+            {
+                // The filesystem took the flag but not the write (EINVAL from a driver without direct I/O): this chunk and
+                // the rest go through the page cache. A real I/O error fails again below and ends the attempt as before.
+                Refuse($"a direct write failed: {ex.Message}");
+            }
         }
 
-        if (!wantDirect)
+        if (_directOn)
         {
-            RandomAccess.Write(file, bytes.Span, offset);
-            BufferedBytes += bytes.Length;
-            return;
-        }
-
-        try
-        {
-            RandomAccess.Write(file, bytes.Span, offset);
-        }
-        catch (IOException ex)
-        {
-            // The filesystem took the flag but not the write (EINVAL from a driver without direct I/O): write this chunk
-            // and the rest through the page cache. A real I/O error fails again below and ends the attempt as before.
-            Refuse($"a direct write failed: {ex.Message}");
             TrySwitch(false);
-            RandomAccess.Write(file, bytes.Span, offset);
-            BufferedBytes += bytes.Length;
-            return;
         }
 
-        DirectBytes += bytes.Length;
+        RandomAccess.Write(file, bytes.Span, offset);
+        BufferedBytes += bytes.Length;
     }
 
     private bool TrySwitch(bool on)

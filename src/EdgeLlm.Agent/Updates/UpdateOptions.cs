@@ -38,7 +38,7 @@ internal sealed class UpdateOptions
     /// </summary>
     public bool DirectWrites { get; set; } = true;
 
-    /// <summary>Attempts in a row that receive nothing before a download fails. Default 30.</summary>
+    /// <summary>Attempts in a row that keep no bytes (nothing arrived, or the disk refused it) before a download fails. Default 30.</summary>
     [Range(1, 100_000)]
     public int MaxAttemptsWithoutProgress { get; set; } = 30;
 

@@ -193,6 +193,27 @@ public sealed class DownloaderTests : IDisposable
     }
 
     [Fact]
+    public async Task A_full_disk_fails_the_download_after_the_configured_attempts_instead_of_fetching_forever()
+    {
+        // Every write into the part file fails with ENOSPC (the part file is /dev/full): bytes arrive on every attempt,
+        // none is kept, and that is no progress.
+        Assert.True(File.Exists("/dev/full"), "the test needs /dev/full");
+        using var server = new DownloadTestServer(_content);
+        Directory.CreateDirectory(Path.Combine(_dir.Path, Downloader.StagingFolder));
+        File.CreateSymbolicLink(Downloader.PartPath(_dir.Path, Sha), "/dev/full");
+        var downloader = NewDownloader(new UpdateOptions { RetryMinMs = 0, RetryMaxMs = 0, MaxAttemptsWithoutProgress = 3 });
+
+        var error = await Assert.ThrowsAsync<DownloadFailedException>(() =>
+            downloader.DownloadAsync(server.NewRequest, _dir.Path, Sha, CancellationToken.None).WaitAsync(TimeSpan.FromMinutes(2)));
+
+        Assert.Equal(3, downloader.Requests);
+        Assert.Contains("3 attempts in a row kept no bytes", error.Message, StringComparison.Ordinal);
+        Assert.Contains("No space left on device", error.Message, StringComparison.Ordinal);
+        Assert.True(downloader.BytesReceived > 0);
+        Assert.Equal(0, downloader.BytesWritten);
+    }
+
+    [Fact]
     public async Task An_unreachable_server_fails_after_the_configured_attempts()
     {
         var port = Fleet.FakeFleetServer.FreePort();
@@ -202,7 +223,7 @@ public sealed class DownloaderTests : IDisposable
         var error = await Assert.ThrowsAsync<DownloadFailedException>(() =>
             downloader.DownloadAsync(() => new HttpRequestMessage(HttpMethod.Get, $"http://127.0.0.1:{port}/x"), _dir.Path, Sha, CancellationToken.None));
 
-        Assert.Contains("3 attempts in a row received nothing", error.Message, StringComparison.Ordinal);
+        Assert.Contains("3 attempts in a row kept no bytes", error.Message, StringComparison.Ordinal);
         Assert.Equal(3, downloader.Requests);
     }
 
