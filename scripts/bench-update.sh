@@ -9,7 +9,8 @@
 #     SAMPLE_MS and, once the agent is ready, takes the idle memory baseline;
 #  3. baseline: `cp` of the bundle next to itself + `sync FILE` (the source is in the page cache), COPY_RUNS times,
 #     median MiB/s, right before the download (after the memory warm-up explained below), and one `curl` of the artifact
-#     from the same server into the same disk + sync, for the cost of HTTP over loopback alone;
+#     from the same server into the same disk + sync, for the cost of HTTP over loopback alone, and COPY_RUNS of curl
+#     into /dev/null (median): what the server and loopback can deliver to a client that does nothing with the bytes;
 #  4. sets the device's desired model to the bundle; the observer asks the new model a question the moment `active`
 #     arrives, then writes its figures; this script writes RESULT (JSON) and prints each figure against its target.
 # Stops only what it started, by PID. Deletes the big files (models, bundles, copies, slots) at the end unless KEEP=1.
@@ -222,7 +223,14 @@ step "curl" curl -fsS -H "Authorization: Bearer $ADMIN_KEY" -o "$WORK/copy" "$SE
 step "sync curl" sync "$WORK/copy"
 CURL_SECONDS=$(since "$start")
 rm -f "$WORK/copy"
-say "copy + sync: ${COPY_SECONDS[*]} s; curl + sync: $CURL_SECONDS s; setting the desired model $NAME@$VERSION"
+# The ceiling of any client of this server here: curl throwing the bytes away (no file, no hash), COPY_RUNS times, median.
+NULL_SECONDS=()
+for i in $(seq 1 "$COPY_RUNS"); do
+    start=$(now)
+    step "curl to /dev/null $i" curl -fsS -H "Authorization: Bearer $ADMIN_KEY" -o /dev/null "$SERVER/api/v1/artifacts/$SHA256"
+    NULL_SECONDS+=("$(since "$start")")
+done
+say "copy + sync: ${COPY_SECONDS[*]} s; curl + sync: $CURL_SECONDS s; curl to /dev/null: ${NULL_SECONDS[*]} s; setting the desired model $NAME@$VERSION"
 DESIRED_AT=$(now)
 # Through the API: `edgellm fleet device desired --model NAME@VERSION` sends no SHA-256, and the agent installs only
 # models named by one.
@@ -238,14 +246,16 @@ if [ "$rc" != 0 ]; then
 fi
 
 mkdir -p "$(dirname "$RESULT")"
-python3 - "$LOGS/observation.json" "$RESULT" "$BUNDLE_BYTES" "$MODEL_BYTES" "$SHAPE" "$UPLOAD_SECONDS" "$WORK" "$DESIRED_AT" "$WARM_MIB_PER_S" "$CURL_SECONDS" "${COPY_SECONDS[@]}" <<'EOF'
+python3 - "$LOGS/observation.json" "$RESULT" "$BUNDLE_BYTES" "$MODEL_BYTES" "$SHAPE" "$UPLOAD_SECONDS" "$WORK" "$DESIRED_AT" "$WARM_MIB_PER_S" "$CURL_SECONDS" "$(IFS=,; echo "${NULL_SECONDS[*]}")" "${COPY_SECONDS[@]}" <<'EOF'
 import datetime, json, os, platform, statistics, subprocess, sys
-obs_path, result_path, bundle_bytes, model_bytes, shape, upload_s, work, desired_at, warm, curl_s, *copies = sys.argv[1:]
+obs_path, result_path, bundle_bytes, model_bytes, shape, upload_s, work, desired_at, warm, curl_s, nulls, *copies = sys.argv[1:]
 obs = json.load(open(obs_path))
 bundle_bytes, model_bytes = int(bundle_bytes), int(model_bytes)
 mib = bundle_bytes / 1048576
 copy_runs = [round(mib / float(c), 1) for c in copies]
 copy = statistics.median(copy_runs)
+null_runs = [round(mib / float(c), 1) for c in nulls.split(",")]
+null = statistics.median(null_runs)
 def first(path, key):
     try:
         for line in open(path):
@@ -273,6 +283,7 @@ result = {
     "upload_s": round(float(upload_s), 2),
     "copy_mib_per_s": {"median": copy, "runs": copy_runs},
     "curl_mib_per_s": round(mib / float(curl_s), 1),
+    "curl_to_null_mib_per_s": {"median": null, "runs": null_runs, "of_copy": round(null / copy, 2)},
     "fresh_memory_write_mib_per_s": None if warm == "null" else float(warm),
     "after_desired": after_desired,
     "update": obs,
@@ -288,6 +299,8 @@ yes = lambda ok: "met" if ok else "MISSED"
 print(f"""bundle: {shape} int4, {bundle_bytes / 1e6:.0f} MB ({mib:.0f} MiB), not gzipped; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores
 copy (cp + sync, warm source):   {copy:.1f} MiB/s (runs {copy_runs}); fresh-memory write {warm} MiB/s
 curl from the server (+ sync):   {result['curl_mib_per_s']:.1f} MiB/s
+curl from the server, discarded: {null:.1f} MiB/s (runs {null_runs}) = {null / copy:.2f} of the copy: the ceiling of any client here
+download / that ceiling:         {download / null:.2f}
 download:                        {download:.1f} MiB/s in {s['download_s']:.2f} s = {t['throughput_ratio']['measured']:.2f} of the copy (target >= 0.80: {yes(t['throughput_ratio']['met'])})
 verify + unpack:                 {s['verify_unpack_s']:.2f} s; load {s['load_s']:.2f} s; smoke test {s['smoke_test_s']:.2f} s
 download start -> active:        {s['download_to_active_s']:.2f} s (desired set -> download {after_desired['desired_to_download_s']:.2f} s, -> active {after_desired['desired_to_active_s']:.2f} s)
