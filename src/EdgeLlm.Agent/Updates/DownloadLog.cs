@@ -25,4 +25,7 @@ internal static partial class DownloadLog
 
     [LoggerMessage(306, LogLevel.Information, "Artifact {Sha256}: writing through the page cache instead of directly: {Reason}")]
     public static partial void DirectWritesRefused(ILogger logger, string sha256, string reason);
+
+    [LoggerMessage(307, LogLevel.Information, "Artifact {Sha256}: the written bytes are left to the kernel's writeback: {Reason}")]
+    public static partial void WritebackRefused(ILogger logger, string sha256, string reason);
 }

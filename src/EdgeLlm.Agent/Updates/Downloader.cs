@@ -13,27 +13,32 @@ namespace EdgeLlm.Agent.Updates;
 /// Downloads an artifact by SHA-256 into <c>{data dir}/staging/{sha256}.part</c> with HTTP Range, and renames it to
 /// <c>staging/{sha256}.edgebundle</c> once its SHA-256 matches. Any interruption (link loss, a stalled connection, the end
 /// of the maintenance window, kill -9, power loss) resumes from the part file's length: the part file is flushed to disk
-/// every <see cref="UpdateOptions.FlushBytes"/>, and whatever a crash left in it is checked by the final SHA-256. On a
+/// every <see cref="UpdateOptions.FlushBytes"/> (at most once per <see cref="UpdateOptions.FlushIntervalMs"/>), and
+/// whatever a crash left in it is checked by the final SHA-256. On a
 /// mismatch the part file is deleted and the download starts over once; a second mismatch fails. Bytes pass through a
 /// token bucket (<see cref="UpdateOptions.MaxBytesPerSecond"/>) and only inside <see cref="UpdateOptions.MaintenanceWindow"/>.
-/// Memory use is three fixed 1 MiB buffers, whatever the artifact's size.
+/// Memory use is eight fixed 2 MiB buffers, whatever the artifact's size.
 /// </summary>
 /// <remarks>
-/// Speed (docs/benchmarks.md, "Model updates"): while one buffer fills from the connection, the two before it are hashed
-/// and written on the thread pool (hash and write at once, each in order), and the periodic fsync runs in the background too, so none of them stalls
-/// the connection. Whole 1 MiB buffers keep the per-chunk cost low (with 64 KiB the receive loop, not the disk, was the
-/// limit), and they are written past the page cache (<see cref="PartFileWriter"/>, <see cref="UpdateOptions.DirectWrites"/>).
+/// Speed (docs/benchmarks.md, "Model updates"): while one buffer fills from the connection, the ones before it are
+/// hashed and written on the thread pool (hash and write at once, each in order), and the periodic fsync runs in the
+/// background too, so none of them stalls the connection; seven buffers in flight let the receive run ahead of a hash
+/// or a write that waits for a core. Whole buffers keep the per-chunk cost low (with 64 KiB the receive loop, not the
+/// disk, was the limit); the written bytes stream out of the page cache behind the writes (<see cref="PartFileWriter"/>).
+/// Flushes and progress reports wait for their intervals (<see cref="UpdateOptions.FlushIntervalMs"/>,
+/// <see cref="UpdateOptions.ProgressIntervalMs"/>): on a fast link, an fsync every 4 MiB stalled the writes beside it,
+/// and a stored event every percent took a fifth of the receive loop.
 /// </remarks>
 internal sealed class Downloader
 {
     public const string StagingFolder = "staging";
     public const string PartExtension = ".part";
     public const string BundleExtension = ".edgebundle";
-    private const int BufferBytes = 1024 * 1024;
+    private const int BufferBytes = 2 * 1024 * 1024;
 
-    // Three: one fills from the connection while the two before it are hashed and written, so a write that waits on the
-    // disk or a hash that waits for a core does not stop the receive at once.
-    private const int BufferCount = 3;
+    // Eight: one fills from the connection while up to seven before it are hashed and written, so a write that waits on
+    // the disk or a hash that waits for a core does not stop the receive at once (three were too few on two cores).
+    private const int BufferCount = 8;
     private const int MinFillBytes = 64 * 1024;
 
     private readonly HttpClient _http;
@@ -78,6 +83,9 @@ internal sealed class Downloader
 
     /// <summary>Of <see cref="BytesWritten"/>, those written past the page cache.</summary>
     public long DirectBytesWritten { get; private set; }
+
+    /// <summary>Flushes of part files to disk while bytes were arriving (not counting the one that ends each attempt).</summary>
+    public int Flushes { get; private set; }
 
     public static string PartPath(string dataDir, string sha256) => Path.Combine(dataDir, StagingFolder, sha256 + PartExtension);
 
@@ -268,7 +276,8 @@ internal sealed class Downloader
         try
         {
             var sinceFlush = 0L;
-            var reported = Report(part);
+            var flushedAt = _time.GetTimestamp();
+            var reported = Report(part, offset);
             while (true)
             {
                 if (_window.UntilOpen(_time.GetUtcNow(), _time.LocalTimeZone) > TimeSpan.Zero)
@@ -302,16 +311,19 @@ internal sealed class Downloader
                 inFlight.Enqueue(ChunkDoneAsync(hashed, written, part));
                 offset += read;
                 sinceFlush += read;
-                if (sinceFlush >= _options.FlushBytes)
+                if (sinceFlush >= _options.FlushBytes && _time.GetElapsedTime(flushedAt).TotalMilliseconds >= _options.FlushIntervalMs)
                 {
                     // The previous fsync must be done (its failure surfaces here as the IOException that ends the attempt),
-                    // so at most twice FlushBytes are not yet durable when the power goes.
+                    // so at most two flush periods are not yet durable when the power goes.
                     await flushing.ConfigureAwait(false);
                     flushing = Task.Run(() => RandomAccess.FlushToDisk(handle), CancellationToken.None);
+                    Flushes++;
                     sinceFlush = 0;
+                    flushedAt = _time.GetTimestamp();
                 }
 
-                reported = ReportIfMoved(part, reported);
+                // Progress counts what arrived: the chunks in flight are hashed and written before the attempt ends.
+                reported = ReportIfMoved(part, offset, reported);
 
                 // The bytes that arrived before the connection failed are being written; now the attempt ends.
                 failure?.Throw();
@@ -322,7 +334,7 @@ internal sealed class Downloader
                 await inFlight.Dequeue().ConfigureAwait(false);
             }
 
-            ReportIfMoved(part, reported);
+            ReportIfMoved(part, part.Length, reported);
 
             // A 200 without Content-Length ends with the stream.
             part.Total ??= part.Length;
@@ -341,6 +353,11 @@ internal sealed class Downloader
             if (writer.DirectRefusal is { } refusal)
             {
                 DownloadLog.DirectWritesRefused(_logger, part.Sha256, refusal);
+            }
+
+            if (writer.WritebackRefusal is { } refused)
+            {
+                DownloadLog.WritebackRefused(_logger, part.Sha256, refused);
             }
         }
     }
@@ -433,17 +450,26 @@ internal sealed class Downloader
         return (filled, null);
     }
 
-    /// <summary>Reports the part's progress; returns the percent reported.</summary>
-    private int? Report(PartState part)
+    /// <summary>Reports the part's progress at <paramref name="bytes"/>; returns what was reported.</summary>
+    private (int? Percent, long At) Report(PartState part, long bytes)
     {
-        var progress = new DownloadProgress(part.Sha256, part.Length, part.Total);
+        var progress = new DownloadProgress(part.Sha256, bytes, part.Total);
         _progress?.Report(progress);
-        return progress.Percent;
+        return (progress.Percent, _time.GetTimestamp());
     }
 
-    /// <summary>Reports the part's progress when its percent moved since <paramref name="reported"/>; returns the percent last reported.</summary>
-    private int? ReportIfMoved(PartState part, int? reported) =>
-        new DownloadProgress(part.Sha256, part.Length, part.Total).Percent == reported ? reported : Report(part);
+    /// <summary>
+    /// Reports the part's progress when its percent moved since <paramref name="reported"/> and, unless it reached 100,
+    /// <see cref="UpdateOptions.ProgressIntervalMs"/> passed: each report is an event to the fleet and on MQTT, and a
+    /// stored one costs milliseconds of the receive loop. Returns what was reported last.
+    /// </summary>
+    private (int? Percent, long At) ReportIfMoved(PartState part, long bytes, (int? Percent, long At) reported)
+    {
+        var percent = new DownloadProgress(part.Sha256, bytes, part.Total).Percent;
+        return percent == reported.Percent || (percent != 100 && _time.GetElapsedTime(reported.At).TotalMilliseconds < _options.ProgressIntervalMs)
+            ? reported
+            : Report(part, bytes);
+    }
 
     /// <summary>Aligned buffers used in turn: one fills from the connection while the ones before it are hashed and written.</summary>
     private sealed class ChunkBuffers(int count, int length)

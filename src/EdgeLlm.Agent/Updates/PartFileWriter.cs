@@ -4,21 +4,34 @@ using Microsoft.Win32.SafeHandles;
 namespace EdgeLlm.Agent.Updates;
 
 /// <summary>
-/// Writes a download's chunks at their offsets into the part file, bypassing the page cache (Linux <c>O_DIRECT</c>)
-/// for every chunk whose offset and length are multiples of <see cref="Alignment"/>, and through the page cache for the
-/// rest (the first chunk after resuming at an odd offset, the artifact's tail).
+/// Writes a download's chunks at their offsets into the part file, through the page cache with the written bytes
+/// streamed out behind it (the default), or, with <c>direct</c>, past the page cache (Linux <c>O_DIRECT</c>) for every
+/// chunk whose offset and length are multiples of <see cref="Alignment"/>.
 /// </summary>
 /// <remarks>
-/// Why: a bundle is written once and read once (by the verifier), so caching it is pure cost. Written through the page
-/// cache, hundreds of MB of dirty pages pile up, the kernel copies every byte into them (on this project's benchmark VM
-/// that copy into newly touched memory was the download's limit, docs/benchmarks.md), and the cache evicts what the
-/// device does need, such as the active model's pages. A direct write goes from the aligned buffer to the device. The
-/// part file stays a normal file: durability still comes from the downloader's periodic fsync, which also covers the
-/// file's size and extents. A filesystem that refuses <c>O_DIRECT</c> (tmpfs on older kernels, some FUSE mounts) gets
-/// buffered writes, switched over at the first refusal; so does any OS but Linux.
+/// Why: a bundle is written once and read once (by the verifier), so keeping it in memory is pure cost. Left to the
+/// kernel, hundreds of MB of dirty pages pile up, they go to the device only when the kernel gets to them, and the cache
+/// evicts what the device does need, such as the active model's pages. So every <see cref="WritebackBytes"/> of
+/// contiguous writes the kernel is told to start writing them out (<c>sync_file_range</c>), and the range before that is
+/// waited for and dropped from the cache (<c>posix_fadvise DONTNEED</c>): at most two ranges are in memory, the
+/// device gets many requests at once (as a copy's writeback does), and the pages freed are the ones the next writes
+/// take, already touched. Measured against one direct write at a time, which waits for each MiB on the device, the
+/// streamed writes took half the time (docs/benchmarks.md, "Model updates"). Direct writes stay for devices where a
+/// page-cache copy costs more than the wait; the chunks that are not aligned (the first after resuming at an odd offset,
+/// the artifact's tail) go through the page cache. A filesystem that refuses <c>O_DIRECT</c> or <c>sync_file_range</c>
+/// gets plain buffered writes, switched over at the first refusal; so does any OS but Linux. Durability still comes from
+/// the downloader's periodic fsync, which also covers the file's size and extents.
 /// </remarks>
 internal sealed partial class PartFileWriter(SafeFileHandle file, bool direct)
 {
+    /// <summary>The range of contiguous buffered writes handed to the kernel's writeback at once: 8 MiB.</summary>
+    public const int WritebackBytes = 8 * 1024 * 1024;
+
+    private const uint WaitBefore = 1; // SYNC_FILE_RANGE_WAIT_BEFORE
+    private const uint StartWrite = 2; // SYNC_FILE_RANGE_WRITE
+    private const uint WaitAfter = 4; // SYNC_FILE_RANGE_WAIT_AFTER
+    private const int DontNeed = 4; // POSIX_FADV_DONTNEED
+
     /// <summary>Offset, length and buffer alignment of direct writes: 4 KiB covers 512 B and 4 KiB logical blocks.</summary>
     public const int Alignment = 4096;
 
@@ -31,6 +44,14 @@ internal sealed partial class PartFileWriter(SafeFileHandle file, bool direct)
     private bool _directAllowed = direct && OperatingSystem.IsLinux();
     private bool _directOn;
 
+    // Off the 64-bit Linux ABI (off_t of 64 bits in both calls) the kernel's own writeback does it.
+    private bool _writeback = OperatingSystem.IsLinux() && Environment.Is64BitProcess;
+
+    // [_pending, _pendingEnd): written, not yet handed to writeback; [_submitted, _pending): handed over, not yet waited for.
+    private long _submitted = -1;
+    private long _pending = -1;
+    private long _pendingEnd = -1;
+
     /// <summary>Bytes written past the page cache so far.</summary>
     public long DirectBytes { get; private set; }
 
@@ -42,6 +63,12 @@ internal sealed partial class PartFileWriter(SafeFileHandle file, bool direct)
 
     /// <summary>Set when direct writes were refused and the writer switched to buffered ones: the reason, once.</summary>
     public string? DirectRefusal { get; private set; }
+
+    /// <summary>Buffered bytes known to be on the device and dropped from the page cache so far.</summary>
+    public long WrittenBackBytes { get; private set; }
+
+    /// <summary>Set when the filesystem refused <c>sync_file_range</c> and writeback was left to the kernel: the reason, once.</summary>
+    public string? WritebackRefusal { get; private set; }
 
     /// <summary>
     /// Writes <paramref name="bytes"/> at <paramref name="offset"/>. <paramref name="bytes"/> must start on an
@@ -74,6 +101,71 @@ internal sealed partial class PartFileWriter(SafeFileHandle file, bool direct)
 
         RandomAccess.Write(file, bytes.Span, offset);
         BufferedBytes += bytes.Length;
+        StreamOut(offset, bytes.Length);
+    }
+
+    /// <summary>
+    /// After a buffered write: once <see cref="WritebackBytes"/> of contiguous writes are waiting, starts their writeback,
+    /// then waits for the range started before them and drops it from the page cache. A write somewhere else (a resume
+    /// at another offset) starts a new range; what was started before it is left to the kernel.
+    /// </summary>
+    /// <exception cref="IOException">The device failed the writeback of a range (EIO, ENOSPC): its bytes are not on disk.</exception>
+    private void StreamOut(long offset, int length)
+    {
+        if (!_writeback || length == 0)
+        {
+            return;
+        }
+
+        if (offset != _pendingEnd)
+        {
+            (_submitted, _pending) = (offset, offset);
+        }
+
+        _pendingEnd = offset + length;
+        if (_pendingEnd - _pending < WritebackBytes)
+        {
+            return;
+        }
+
+        if (!Range(_pending, _pendingEnd - _pending, StartWrite))
+        {
+            return;
+        }
+
+        if (_pending > _submitted)
+        {
+            if (!Range(_submitted, _pending - _submitted, WaitBefore | StartWrite | WaitAfter))
+            {
+                return;
+            }
+
+            // Only clean pages are dropped, and these are: the wait above saw them written.
+            _ = Fadvise(file, _submitted, _pending - _submitted, DontNeed);
+            WrittenBackBytes += _pending - _submitted;
+        }
+
+        (_submitted, _pending) = (_pending, _pendingEnd);
+    }
+
+    private bool Range(long offset, long length, uint flags)
+    {
+        if (SyncFileRange(file, offset, length, flags) == 0)
+        {
+            return true;
+        }
+
+        var errno = Marshal.GetLastPInvokeError();
+        if (errno is 5 or 28)
+        {
+            // EIO, ENOSPC: the device did not take these bytes.
+            throw new IOException($"writing back bytes {offset}-{offset + length - 1} of the part file failed (errno {errno})");
+        }
+
+        // EINVAL, ESPIPE, ENOSYS: not a file this call works on; the kernel writes it back on its own.
+        _writeback = false;
+        WritebackRefusal ??= $"sync_file_range refused (errno {errno})";
+        return false;
     }
 
     private bool TrySwitch(bool on)
@@ -104,6 +196,13 @@ internal sealed partial class PartFileWriter(SafeFileHandle file, bool direct)
     // argument on x86-64 and AArch64 Linux.
     [LibraryImport("libc", EntryPoint = "fcntl", SetLastError = true)]
     private static partial int Fcntl(SafeFileHandle file, int command, int argument);
+
+    [LibraryImport("libc", EntryPoint = "sync_file_range", SetLastError = true)]
+    private static partial int SyncFileRange(SafeFileHandle file, long offset, long length, uint flags);
+
+    // Returns the error number rather than setting errno; advice only, so a failure changes nothing but memory use.
+    [LibraryImport("libc", EntryPoint = "posix_fadvise")]
+    private static partial int Fadvise(SafeFileHandle file, long offset, long length, int advice);
 }
 
 /// <summary>A pinned byte buffer whose first byte sits on a <see cref="PartFileWriter.Alignment"/> boundary, as direct I/O needs.</summary>

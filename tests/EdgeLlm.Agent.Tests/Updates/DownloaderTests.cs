@@ -63,8 +63,11 @@ public sealed class DownloaderTests : IDisposable
 
     private string Sha => Convert.ToHexStringLower(SHA256.HashData(_content));
 
+    // The fake clock stands still unless a test moves it: no intervals, so every percent is reported and every 64 KiB flushed.
     private Downloader NewDownloader(UpdateOptions? options = null, IDownloadProgress? progress = null) =>
-        new(_http, options ?? new UpdateOptions { RetryMinMs = 0, RetryMaxMs = 0, FlushBytes = 64 * 1024 }, _time, NullLogger<Downloader>.Instance, progress, new Random(1));
+        new(_http, options ?? Quick(), _time, NullLogger<Downloader>.Instance, progress, new Random(1));
+
+    private static UpdateOptions Quick() => new() { RetryMinMs = 0, RetryMaxMs = 0, FlushBytes = 64 * 1024, FlushIntervalMs = 0, ProgressIntervalMs = 0 };
 
     [Fact]
     public async Task Interrupted_five_times_it_resumes_each_time_and_transfers_the_size_once()
@@ -101,7 +104,9 @@ public sealed class DownloaderTests : IDisposable
         var left = 777_777;
         Directory.CreateDirectory(Path.Combine(_dir.Path, Downloader.StagingFolder));
         await File.WriteAllBytesAsync(Downloader.PartPath(_dir.Path, Sha), _content.AsMemory(0, left).ToArray());
-        var downloader = NewDownloader(new UpdateOptions { RetryMinMs = 0, RetryMaxMs = 0, FlushBytes = 64 * 1024, DirectWrites = directWrites });
+        var options = Quick();
+        options.DirectWrites = directWrites;
+        var downloader = NewDownloader(options);
 
         var path = await downloader.DownloadAsync(server.NewRequest, _dir.Path, Sha, CancellationToken.None);
 
@@ -235,7 +240,7 @@ public sealed class DownloaderTests : IDisposable
         const long rate = 64 * 1024;
         const int burst = 16 * 1024;
         var progress = new RecordingProgress(_time);
-        var options = new UpdateOptions { RetryMinMs = 0, RetryMaxMs = 0, MaxBytesPerSecond = rate, BurstBytes = burst };
+        var options = new UpdateOptions { RetryMinMs = 0, RetryMaxMs = 0, MaxBytesPerSecond = rate, BurstBytes = burst, ProgressIntervalMs = 1000 };
         var downloader = NewDownloader(options, progress);
         var sha = Convert.ToHexStringLower(SHA256.HashData(content));
         var start = _time.GetUtcNow();
@@ -258,6 +263,43 @@ public sealed class DownloaderTests : IDisposable
         Assert.True(elapsed >= TimeSpan.FromSeconds((content.Length - burst) / (double)rate), $"done after {elapsed}");
         Assert.True(elapsed < TimeSpan.FromSeconds((content.Length / (double)rate) + 1), $"done after {elapsed}");
         Assert.All(progress.Reports, r => Assert.True(r.Progress.Bytes <= burst + (rate * r.Elapsed.TotalSeconds), $"{r.Progress.Bytes} bytes after {r.Elapsed}"));
+
+        // About 8 s at the cap: a report a second at most (ProgressIntervalMs), and the last one whenever it comes.
+        var gaps = progress.Reports.Zip(progress.Reports.Skip(1)).Select(p => p.Second.Elapsed - p.First.Elapsed).ToList();
+        Assert.All(gaps[..^1], gap => Assert.True(gap >= TimeSpan.FromSeconds(1), $"reports {gap} apart"));
+        Assert.InRange(progress.Reports.Count, 6, 10);
+        Assert.Equal("downloading 100%", progress.Reports[^1].Progress.State);
+    }
+
+    [Fact]
+    public async Task On_a_fast_link_progress_and_flushes_wait_for_their_intervals_and_the_last_report_comes_anyway()
+    {
+        // The clock stands still: the whole download happens within both intervals.
+        using var server = new DownloadTestServer(_content);
+        var progress = new RecordingProgress(_time);
+        var options = Quick();
+        (options.FlushIntervalMs, options.ProgressIntervalMs) = (1000, 1000);
+        var downloader = NewDownloader(options, progress);
+
+        Assert.Equal(_content, await File.ReadAllBytesAsync(await downloader.DownloadAsync(server.NewRequest, _dir.Path, Sha, CancellationToken.None)));
+
+        Assert.Equal(["downloading 0%", "downloading 100%"], progress.Reports.Select(r => r.Progress.State));
+        Assert.Equal(0, downloader.Flushes);
+    }
+
+    [Fact]
+    public async Task Without_intervals_every_percent_is_reported_and_the_part_file_flushed_every_flush_bytes()
+    {
+        using var server = new DownloadTestServer(_content);
+        var progress = new RecordingProgress(_time);
+        var downloader = NewDownloader(progress: progress);
+
+        await downloader.DownloadAsync(server.NewRequest, _dir.Path, Sha, CancellationToken.None);
+
+        // 64 KiB fills (the next percent is closer) and FlushBytes = 64 KiB: a flush after every chunk but the last.
+        Assert.InRange(downloader.Flushes, (_content.Length / (64 * 1024)) - 1, (_content.Length / (64 * 1024)) + 1);
+        Assert.Equal(progress.Reports.Count, progress.Reports.Select(r => r.Progress.Percent).Distinct().Count());
+        Assert.True(progress.Reports.Count >= 30, string.Join(", ", progress.Reports.Select(r => r.Progress.State)));
     }
 
     [Fact]

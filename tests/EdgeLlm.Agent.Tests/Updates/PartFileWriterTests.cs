@@ -118,7 +118,76 @@ public sealed class PartFileWriterTests : IDisposable
         }
     }
 
+    [Fact]
+    public void Buffered_writes_stream_to_the_device_behind_the_writer_and_leave_the_page_cache()
+    {
+        Assert.True(OperatingSystem.IsLinux(), "the writeback is a Linux path");
+        const int chunk = 1024 * 1024;
+        var content = RandomNumberGenerator.GetBytes(5 * PartFileWriter.WritebackBytes);
+        PartFileWriter writer;
+        using (var handle = File.OpenHandle(PartPath, FileMode.Create, FileAccess.ReadWrite))
+        {
+            writer = new PartFileWriter(handle, direct: false);
+            for (var offset = 0; offset < content.Length; offset += chunk)
+            {
+                writer.Write(content.AsMemory(offset, chunk), offset);
+            }
+        }
+
+        // Five ranges: each one's writeback started when it was full, and each but the last waited for (when the next one
+        // started) and dropped.
+        Assert.Null(writer.WritebackRefusal);
+        Assert.Equal(4L * PartFileWriter.WritebackBytes, writer.WrittenBackBytes);
+        Assert.Equal(content.Length, writer.BufferedBytes);
+        var dropped = ResidentFraction(PartPath, 0, 4 * PartFileWriter.WritebackBytes);
+        Assert.True(dropped < 0.1, $"{dropped:P0} of the written-back range is still in the page cache");
+        Assert.Equal(content, File.ReadAllBytes(PartPath));
+    }
+
+    [Fact]
+    public void A_file_that_refuses_sync_file_range_is_still_written_and_says_why()
+    {
+        // /dev/null takes any write and refuses sync_file_range (ESPIPE), as a pipe or an odd filesystem would.
+        using var handle = File.OpenHandle("/dev/null", FileMode.Open, FileAccess.Write);
+        var writer = new PartFileWriter(handle, direct: false);
+        var chunk = new byte[1024 * 1024];
+        for (var i = 0; i < 3 * PartFileWriter.WritebackBytes / chunk.Length; i++)
+        {
+            writer.Write(chunk, (long)i * chunk.Length);
+        }
+
+        Assert.Contains("sync_file_range refused", writer.WritebackRefusal, StringComparison.Ordinal);
+        Assert.Equal(0, writer.WrittenBackBytes);
+        Assert.Equal(3L * PartFileWriter.WritebackBytes, writer.BufferedBytes);
+    }
+
     public void Dispose() => _dir.Dispose();
+
+    /// <summary>The share of the pages of [offset, offset + length) of the file that are in the page cache (mincore).</summary>
+    private static unsafe double ResidentFraction(string path, long offset, long length)
+    {
+        using var map = System.IO.MemoryMappedFiles.MemoryMappedFile.CreateFromFile(path, FileMode.Open, null, 0, System.IO.MemoryMappedFiles.MemoryMappedFileAccess.Read);
+        using var view = map.CreateViewAccessor(offset, length, System.IO.MemoryMappedFiles.MemoryMappedFileAccess.Read);
+        byte* start = null;
+        view.SafeMemoryMappedViewHandle.AcquirePointer(ref start);
+        try
+        {
+            var pages = new byte[(length + Environment.SystemPageSize - 1) / Environment.SystemPageSize];
+            fixed (byte* vector = pages)
+            {
+                Assert.Equal(0, Mincore(start + view.PointerOffset, (nuint)length, vector));
+            }
+
+            return pages.Count(p => (p & 1) != 0) / (double)pages.Length;
+        }
+        finally
+        {
+            view.SafeMemoryMappedViewHandle.ReleasePointer();
+        }
+    }
+
+    [DllImport("libc", EntryPoint = "mincore", SetLastError = true)]
+    private static extern unsafe int Mincore(void* address, nuint length, byte* vector);
 
     private List<(int Offset, int Length)> BufferChunks(int start)
     {
