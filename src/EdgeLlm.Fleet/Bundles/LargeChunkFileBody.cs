@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.IO.Pipelines;
 using Microsoft.AspNetCore.Http.Features;
 
@@ -6,10 +5,11 @@ namespace EdgeLlm.Fleet.Bundles;
 
 /// <summary>
 /// The response body of an artifact download: everything as Kestrel does it, except that a file (what the file result
-/// sends once it has worked out the range) goes out in 1 MiB pieces rather than Kestrel's 64 KiB ones. Each piece costs a
-/// read, a copy into the response pipe, a flush and the thread hand-offs between them; for a bundle of hundreds of
-/// megabytes on a busy server those hand-offs, not the copying, were most of the CPU time (docs/benchmarks.md, "Model updates").
-/// Memory per download is one pooled 1 MiB buffer.
+/// sends once it has worked out the range) goes out in 1 MiB pieces rather than Kestrel's 64 KiB ones, each read from
+/// the file straight into the response pipe's memory on the thread that sends it. Each piece costs a read, a flush and
+/// the thread hand-offs around them; for a bundle of hundreds of megabytes on a busy server those hand-offs, not the
+/// copying, were most of the CPU time, and reading into the pipe saves one copy of every byte (docs/benchmarks.md,
+/// "Model updates"). Memory per download is the pipe's 1 MiB segment.
 /// </summary>
 internal sealed class LargeChunkFileBody(IHttpResponseBodyFeature inner) : IHttpResponseBodyFeature
 {
@@ -44,25 +44,28 @@ internal sealed class LargeChunkFileBody(IHttpResponseBodyFeature inner) : IHttp
         ArgumentOutOfRangeException.ThrowIfGreaterThan(left, length - offset, nameof(count));
 
         await inner.StartAsync(cancellationToken).ConfigureAwait(false);
-        var buffer = ArrayPool<byte>.Shared.Rent((int)Math.Min(ChunkBytes, Math.Max(left, 1)));
-        try
+        var writer = inner.Writer;
+        while (left > 0)
         {
-            while (left > 0)
+            // Straight into the response pipe's memory, read where the thread already is: a read from the page cache
+            // takes less than the hand-off to another thread would.
+            var want = (int)Math.Min(ChunkBytes, left);
+            var memory = writer.GetMemory(want);
+            var read = RandomAccess.Read(file, memory.Span[..Math.Min(want, memory.Length)], offset);
+            if (read == 0)
             {
-                var read = await RandomAccess.ReadAsync(file, buffer.AsMemory(0, (int)Math.Min(buffer.Length, left)), offset, cancellationToken).ConfigureAwait(false);
-                if (read == 0)
-                {
-                    throw new IOException($"'{path}' ended at byte {offset} while {left} more bytes were to be sent");
-                }
-
-                await inner.Stream.WriteAsync(buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
-                offset += read;
-                left -= read;
+                throw new IOException($"'{path}' ended at byte {offset} while {left} more bytes were to be sent");
             }
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
+
+            writer.Advance(read);
+            offset += read;
+            left -= read;
+            var flushed = await writer.FlushAsync(cancellationToken).ConfigureAwait(false);
+            if (flushed.IsCanceled || flushed.IsCompleted)
+            {
+                // The client went away: nothing more can be sent.
+                return;
+            }
         }
     }
 }
