@@ -27,7 +27,7 @@ namespace EdgeLlm.Agent.Updates;
 /// disk, was the limit); the written bytes stream out of the page cache behind the writes (<see cref="PartFileWriter"/>).
 /// Flushes and progress reports wait for their intervals (<see cref="UpdateOptions.FlushIntervalMs"/>,
 /// <see cref="UpdateOptions.ProgressIntervalMs"/>): on a fast link, an fsync every 4 MiB stalled the writes beside it,
-/// and a stored event every percent took a fifth of the receive loop.
+/// and a stored event every percent took a fifth of the receive loop; the reports left are delivered off it, in order.
 /// </remarks>
 internal sealed class Downloader
 {
@@ -272,12 +272,13 @@ internal sealed class Downloader
         var hashed = Task.CompletedTask;
         var written = Task.CompletedTask;
         var flushing = Task.CompletedTask;
+        var reports = new ReportChain(_progress);
         var offset = part.Length;
         try
         {
             var sinceFlush = 0L;
             var flushedAt = _time.GetTimestamp();
-            var reported = Report(part, offset);
+            var reported = Report(reports, part, offset);
             while (true)
             {
                 if (_window.UntilOpen(_time.GetUtcNow(), _time.LocalTimeZone) > TimeSpan.Zero)
@@ -323,7 +324,7 @@ internal sealed class Downloader
                 }
 
                 // Progress counts what arrived: the chunks in flight are hashed and written before the attempt ends.
-                reported = ReportIfMoved(part, offset, reported);
+                reported = ReportIfMoved(reports, part, offset, reported);
 
                 // The bytes that arrived before the connection failed are being written; now the attempt ends.
                 failure?.Throw();
@@ -334,7 +335,7 @@ internal sealed class Downloader
                 await inFlight.Dequeue().ConfigureAwait(false);
             }
 
-            ReportIfMoved(part, part.Length, reported);
+            ReportIfMoved(reports, part, part.Length, reported);
 
             // A 200 without Content-Length ends with the stream.
             part.Total ??= part.Length;
@@ -348,6 +349,7 @@ internal sealed class Downloader
             // then. Their errors, if any, do not matter any more: the attempt already ended, and the final flush reports its own.
             await Task.WhenAll(hashed, written).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             await flushing.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            await reports.Last.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             BytesWritten += writer.DirectBytes + writer.BufferedBytes;
             DirectBytesWritten += writer.DirectBytes;
             if (writer.DirectRefusal is { } refusal)
@@ -451,24 +453,43 @@ internal sealed class Downloader
     }
 
     /// <summary>Reports the part's progress at <paramref name="bytes"/>; returns what was reported.</summary>
-    private (int? Percent, long At) Report(PartState part, long bytes)
+    private (int? Percent, long At) Report(ReportChain reports, PartState part, long bytes)
     {
         var progress = new DownloadProgress(part.Sha256, bytes, part.Total);
-        _progress?.Report(progress);
+        reports.Post(progress);
         return (progress.Percent, _time.GetTimestamp());
     }
 
     /// <summary>
     /// Reports the part's progress when its percent moved since <paramref name="reported"/> and, unless it reached 100,
     /// <see cref="UpdateOptions.ProgressIntervalMs"/> passed: each report is an event to the fleet and on MQTT, and a
-    /// stored one costs milliseconds of the receive loop. Returns what was reported last.
+    /// stored one costs milliseconds, more while the disk is busy with the download. Returns what was reported last.
     /// </summary>
-    private (int? Percent, long At) ReportIfMoved(PartState part, long bytes, (int? Percent, long At) reported)
+    private (int? Percent, long At) ReportIfMoved(ReportChain reports, PartState part, long bytes, (int? Percent, long At) reported)
     {
         var percent = new DownloadProgress(part.Sha256, bytes, part.Total).Percent;
         return percent == reported.Percent || (percent != 100 && _time.GetElapsedTime(reported.At).TotalMilliseconds < _options.ProgressIntervalMs)
             ? reported
-            : Report(part, bytes);
+            : Report(reports, part, bytes);
+    }
+
+    /// <summary>
+    /// An attempt's progress reports, delivered in order on the thread pool, off the receive loop: a report stores an event
+    /// (an fsync of agent.db's journal, which waits behind the download's own writes: 100–300 ms on the benchmark machine).
+    /// The attempt waits for the last before it ends, so <c>downloading 100%</c> comes before whatever follows the download.
+    /// </summary>
+    private sealed class ReportChain(IDownloadProgress? progress)
+    {
+        public Task Last { get; private set; } = Task.CompletedTask;
+
+        public void Post(DownloadProgress report)
+        {
+            if (progress is not null)
+            {
+                // After the one before it, whether or not that one threw.
+                Last = Last.ContinueWith(_ => progress.Report(report), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
+            }
+        }
     }
 
     /// <summary>Aligned buffers used in turn: one fills from the connection while the ones before it are hashed and written.</summary>

@@ -41,6 +41,11 @@ internal sealed partial class DownloadTestServer : IDisposable
     /// <summary>When set, every request waits for it before answering.</summary>
     public TaskCompletionSource? Gate { get; set; }
 
+    /// <summary>When set with <see cref="PauseAfterBytes"/>, the first response stops sending there until this completes.</summary>
+    public TaskCompletionSource? Pause { get; set; }
+
+    public int PauseAfterBytes { get; set; }
+
     public long BytesSent => Interlocked.Read(ref _bytesSent);
 
     /// <summary>The Range header of every request, in order ("" when none).</summary>
@@ -139,8 +144,17 @@ internal sealed partial class DownloadTestServer : IDisposable
             payload = payload[..Math.Min(CutAfterBytes, payload.Length)];
         }
 
+        var pause = Pause;
+        Pause = null;
         for (var offset = 0; offset < payload.Length; offset += 16 * 1024)
         {
+            if (pause is not null && offset >= PauseAfterBytes)
+            {
+                await response.OutputStream.FlushAsync();
+                await pause.Task;
+                pause = null;
+            }
+
             var slice = payload.Slice(offset, Math.Min(16 * 1024, payload.Length - offset));
             await response.OutputStream.WriteAsync(slice);
             Interlocked.Add(ref _bytesSent, slice.Length);
@@ -158,6 +172,7 @@ internal sealed partial class DownloadTestServer : IDisposable
     public void Dispose()
     {
         Gate?.TrySetResult();
+        Pause?.TrySetResult();
         _listener.Stop();
         _listener.Close();
         _loop.Wait(TimeSpan.FromSeconds(10));
