@@ -475,7 +475,8 @@ internal sealed class Downloader
 
     /// <summary>
     /// An attempt's progress reports, delivered in order on the thread pool, off the receive loop: a report stores an event
-    /// (an fsync of agent.db's journal, which waits behind the download's own writes: 100–300 ms on the benchmark machine).
+    /// (a commit of agent.db, whose fsync waits behind the download's own writes: tens of milliseconds and more on the
+    /// benchmark machine).
     /// The attempt waits for the last before it ends, so <c>downloading 100%</c> comes before whatever follows the download.
     /// </summary>
     private sealed class ReportChain(IDownloadProgress? progress)
