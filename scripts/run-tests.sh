@@ -27,15 +27,8 @@ for trx in "$results"/*.trx; do
   passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0}))
 done
 # The failed tests again, name and start of the message, just above the closing line, where a log cut to its tail
-# still shows them (python3 comes with test-deps; without it, the names alone).
-trxs=("$results"/*.trx)
-if [ ! -e "${trxs[0]}" ]; then
-  :
-elif command -v python3 > /dev/null; then
-  python3 scripts/failed-tests.py "${trxs[@]}"
-else
-  cat "$results"/*.trx 2> /dev/null | grep -o '<UnitTestResult [^>]*outcome="Failed"[^>]*>' | sed -n 's/.* testName="\([^"]*\)".*/failed: \1/p'
-fi
+# still shows them (python3 comes with test-deps).
+python3 scripts/failed-tests.py "$results"/*.trx
 if [ $rc -ne 0 ] && [ $failed -eq 0 ]; then failed=1; fi
 if [ $passed -eq 0 ] && [ $failed -eq 0 ]; then failed=1; rc=1; fi
 echo "tests: $passed passed, $failed failed" | tee "$results/summary.txt"

@@ -27,12 +27,6 @@ internal sealed partial class PartFileWriter(SafeFileHandle file, bool direct)
     /// <summary>The range of contiguous buffered writes handed to the kernel's writeback at once: 8 MiB.</summary>
     public const int WritebackBytes = 8 * 1024 * 1024;
 
-    /// <summary>
-    /// Ranges whose writeback runs while the next one is written; beyond that the oldest is waited for and dropped.
-    /// One: two or three in flight measured the same on the benchmark machine and hold more page cache.
-    /// </summary>
-    public const int RangesInFlight = 1;
-
     private const uint WaitBefore = 1; // SYNC_FILE_RANGE_WAIT_BEFORE
     private const uint StartWrite = 2; // SYNC_FILE_RANGE_WRITE
     private const uint WaitAfter = 4; // SYNC_FILE_RANGE_WAIT_AFTER
@@ -54,8 +48,7 @@ internal sealed partial class PartFileWriter(SafeFileHandle file, bool direct)
     private bool _writeback = OperatingSystem.IsLinux() && Environment.Is64BitProcess;
 
     // [_pending, _pendingEnd): written, not yet handed to writeback; [_submitted, _pending): handed over, not yet waited
-    // for, as ranges ending at _inFlight's offsets.
-    private readonly Queue<long> _inFlight = new();
+    // for. One range in flight: two or three measured the same on the benchmark machine and hold more page cache.
     private long _submitted = -1;
     private long _pending = -1;
     private long _pendingEnd = -1;
@@ -127,7 +120,6 @@ internal sealed partial class PartFileWriter(SafeFileHandle file, bool direct)
 
         if (offset != _pendingEnd)
         {
-            _inFlight.Clear();
             (_submitted, _pending) = (offset, offset);
         }
 
@@ -142,21 +134,19 @@ internal sealed partial class PartFileWriter(SafeFileHandle file, bool direct)
             return;
         }
 
-        _inFlight.Enqueue(_pendingEnd);
-        _pending = _pendingEnd;
-        while (_inFlight.Count > RangesInFlight)
+        if (_pending > _submitted)
         {
-            var end = _inFlight.Dequeue();
-            if (!Range(_submitted, end - _submitted, WaitBefore | StartWrite | WaitAfter))
+            if (!Range(_submitted, _pending - _submitted, WaitBefore | StartWrite | WaitAfter))
             {
                 return;
             }
 
             // Only clean pages are dropped, and these are: the wait above saw them written.
-            _ = Fadvise(file, _submitted, end - _submitted, DontNeed);
-            WrittenBackBytes += end - _submitted;
-            _submitted = end;
+            _ = Fadvise(file, _submitted, _pending - _submitted, DontNeed);
+            WrittenBackBytes += _pending - _submitted;
         }
+
+        (_submitted, _pending) = (_pending, _pendingEnd);
     }
 
     private bool Range(long offset, long length, uint flags)

@@ -35,7 +35,7 @@ internal sealed class LargeChunkFileBody(IHttpResponseBodyFeature inner) : IHttp
 
     public async Task SendFileAsync(string path, long offset, long? count, CancellationToken cancellationToken = default)
     {
-        using var file = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.Asynchronous | FileOptions.SequentialScan);
+        using var file = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.SequentialScan);
         var length = RandomAccess.GetLength(file);
         ArgumentOutOfRangeException.ThrowIfNegative(offset);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(offset, length);
