@@ -6,6 +6,7 @@ using EdgeLlm.Agent.Fleet;
 using EdgeLlm.Contracts.Fleet;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Microsoft.Win32.SafeHandles;
 
 namespace EdgeLlm.Agent.Updates;
 
@@ -48,14 +49,18 @@ internal sealed class Downloader
     private readonly IDownloadProgress? _progress;
     private readonly Random _random;
     private readonly DownloadWindow _window;
+    private readonly Action<SafeFileHandle> _flushToDisk;
 
     public Downloader(FleetLink link, IOptions<UpdateOptions> options, TimeProvider time, ILogger<Downloader> logger, IDownloadProgress? progress = null)
         : this(link.Http, options.Value, time, logger, progress)
     {
     }
 
-    internal Downloader(HttpClient http, UpdateOptions options, TimeProvider time, ILogger<Downloader> logger, IDownloadProgress? progress = null, Random? random = null)
+    internal Downloader(
+        HttpClient http, UpdateOptions options, TimeProvider time, ILogger<Downloader> logger, IDownloadProgress? progress = null, Random? random = null,
+        Action<SafeFileHandle>? flushToDisk = null)
     {
+        _flushToDisk = flushToDisk ?? RandomAccess.FlushToDisk;
         _http = http;
         _options = options;
         _time = time;
@@ -86,6 +91,9 @@ internal sealed class Downloader
 
     /// <summary>Flushes of part files to disk while bytes were arriving (not counting the one that ends each attempt).</summary>
     public int Flushes { get; private set; }
+
+    /// <summary>Writeback waits put off because a flush was in flight (<see cref="PartFileWriter.FlushInFlight"/>).</summary>
+    public int WritebackWaitsHeld { get; private set; }
 
     public static string PartPath(string dataDir, string sha256) => Path.Combine(dataDir, StagingFolder, sha256 + PartExtension);
 
@@ -317,7 +325,8 @@ internal sealed class Downloader
                     // The previous fsync must be done (its failure surfaces here as the IOException that ends the attempt),
                     // so at most two flush periods are not yet durable when the power goes.
                     await flushing.ConfigureAwait(false);
-                    flushing = Task.Run(() => RandomAccess.FlushToDisk(handle), CancellationToken.None);
+                    writer.FlushInFlight = true;
+                    flushing = Task.Run(() => Flush(writer, handle), CancellationToken.None);
                     Flushes++;
                     sinceFlush = 0;
                     flushedAt = _time.GetTimestamp();
@@ -351,6 +360,7 @@ internal sealed class Downloader
             await flushing.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             await reports.Last.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             BytesWritten += writer.DirectBytes + writer.BufferedBytes;
+            WritebackWaitsHeld += writer.WaitsHeld;
             DirectBytesWritten += writer.DirectBytes;
             if (writer.DirectRefusal is { } refusal)
             {
@@ -361,6 +371,19 @@ internal sealed class Downloader
             {
                 DownloadLog.WritebackRefused(_logger, part.Sha256, refused);
             }
+        }
+    }
+
+    /// <summary>The periodic fsync, run beside the writes; the writer does not wait for writeback meanwhile.</summary>
+    private void Flush(PartFileWriter writer, SafeFileHandle handle)
+    {
+        try
+        {
+            _flushToDisk(handle);
+        }
+        finally
+        {
+            writer.FlushInFlight = false;
         }
     }
 
@@ -402,14 +425,16 @@ internal sealed class Downloader
     }
 
     /// <summary>
-    /// How much to collect before writing: a whole buffer, but no further than the next percent of the artifact (at least
-    /// <see cref="MinFillBytes"/>), so that progress still moves by the percent on small artifacts and slow links; and
-    /// ending on a <see cref="PartFileWriter.Alignment"/> boundary, so that the chunks after it can be written directly.
+    /// How much to collect before writing: a whole buffer, but, on an artifact whose percent is smaller than a buffer, no
+    /// further than the next percent (at least <see cref="MinFillBytes"/>), so that progress still moves by the percent;
+    /// and ending on a <see cref="PartFileWriter.Alignment"/> boundary, so that the chunks after it can be written
+    /// directly. On a larger artifact a buffer never spans a whole percent, and cutting the fill that crosses each percent
+    /// would add a short chunk per percent (four in ten more chunks for an 868 MB artifact).
     /// </summary>
     internal static int FillTarget(long offset, long? total, int chunk)
     {
         var end = offset + chunk;
-        if (total is { } known && known > 0)
+        if (total is { } known && known > 0 && known / 100 < chunk)
         {
             var nextPercent = (long)((Math.Min(100, offset * 100 / known) + 1) * (decimal)known / 100);
             end = Math.Clamp(nextPercent, offset + Math.Min(MinFillBytes, chunk), end);

@@ -13,7 +13,7 @@ namespace EdgeLlm.Agent.Updates;
 /// kernel, hundreds of MB of dirty pages pile up, they go to the device only when the kernel gets to them, and the cache
 /// evicts what the device does need, such as the active model's pages. So every <see cref="WritebackBytes"/> of
 /// contiguous writes the kernel is told to start writing them out (<c>sync_file_range</c>), and the range before that is
-/// waited for and dropped from the cache (<c>posix_fadvise DONTNEED</c>): at most two ranges are in memory, the
+/// waited for and dropped from the cache (<c>posix_fadvise DONTNEED</c>): at most two ranges are in memory (more while an fsync runs, see <see cref="FlushInFlight"/>), the
 /// device gets many requests at once (as a copy's writeback does), and the pages freed are the ones the next writes
 /// take, already touched. Measured against one direct write at a time, which waits for each MiB on the device, the
 /// streamed writes took half the time (docs/benchmarks.md, "Model updates"). Direct writes stay for devices where a
@@ -22,10 +22,16 @@ namespace EdgeLlm.Agent.Updates;
 /// gets plain buffered writes, switched over at the first refusal; so does any OS but Linux. Durability still comes from
 /// the downloader's periodic fsync, which also covers the file's size and extents.
 /// </remarks>
-internal sealed partial class PartFileWriter(SafeFileHandle file, bool direct)
+internal sealed partial class PartFileWriter(SafeFileHandle file, bool direct, long maxHeldBytes = PartFileWriter.DefaultMaxHeldBytes)
 {
     /// <summary>The range of contiguous buffered writes handed to the kernel's writeback at once: 8 MiB.</summary>
     public const int WritebackBytes = 8 * 1024 * 1024;
+
+    /// <summary>
+    /// How much written-back data may stay in the page cache, not waited for, while the file's fsync runs
+    /// (<see cref="FlushInFlight"/>): 128 MiB, a flush of a few hundred milliseconds at the speed of a fast disk.
+    /// </summary>
+    public const long DefaultMaxHeldBytes = 128L * 1024 * 1024;
 
     private const uint WaitBefore = 1; // SYNC_FILE_RANGE_WAIT_BEFORE
     private const uint StartWrite = 2; // SYNC_FILE_RANGE_WRITE
@@ -48,10 +54,29 @@ internal sealed partial class PartFileWriter(SafeFileHandle file, bool direct)
     private bool _writeback = OperatingSystem.IsLinux() && Environment.Is64BitProcess;
 
     // [_pending, _pendingEnd): written, not yet handed to writeback; [_submitted, _pending): handed over, not yet waited
-    // for. One range in flight: two or three measured the same on the benchmark machine and hold more page cache.
+    // for. One range in flight (more while a flush is): two or three measured the same on the benchmark machine and hold
+    // more page cache.
     private long _submitted = -1;
     private long _pending = -1;
     private long _pendingEnd = -1;
+
+    private volatile bool _flushInFlight;
+
+    /// <summary>
+    /// Set by the downloader while an fsync of the file runs beside the writes. Meanwhile the writer starts the writeback of
+    /// each new range but does not wait for the ones before it (up to <c>maxHeldBytes</c>): a device busy with a cache flush
+    /// (a virtual disk that takes requests one at a time, an SD card) finishes no writeback until the flush is done, and
+    /// waiting would stop the download for the whole flush. The first range after the flush is waited for and dropped
+    /// with everything held before it.
+    /// </summary>
+    public bool FlushInFlight
+    {
+        get => _flushInFlight;
+        set => _flushInFlight = value;
+    }
+
+    /// <summary>Ranges whose wait was put off because a flush was in flight.</summary>
+    public int WaitsHeld { get; private set; }
 
     /// <summary>Bytes written past the page cache so far.</summary>
     public long DirectBytes { get; private set; }
@@ -107,8 +132,9 @@ internal sealed partial class PartFileWriter(SafeFileHandle file, bool direct)
 
     /// <summary>
     /// After a buffered write: once <see cref="WritebackBytes"/> of contiguous writes are waiting, starts their writeback,
-    /// then waits for the range started before them and drops it from the page cache. A write somewhere else (a resume
-    /// at another offset) starts a new range; what was started before it is left to the kernel.
+    /// then waits for the ranges started before them and drops them from the page cache (unless a flush is in flight,
+    /// <see cref="FlushInFlight"/>). A write somewhere else (a resume at another offset) starts a new range; what was
+    /// started before it is left to the kernel.
     /// </summary>
     /// <exception cref="IOException">The device failed the writeback of a range (EIO, ENOSPC): its bytes are not on disk.</exception>
     private void StreamOut(long offset, int length)
@@ -134,7 +160,11 @@ internal sealed partial class PartFileWriter(SafeFileHandle file, bool direct)
             return;
         }
 
-        if (_pending > _submitted)
+        if (_pending > _submitted && FlushInFlight && _pendingEnd - _submitted <= maxHeldBytes)
+        {
+            WaitsHeld++;
+        }
+        else if (_pending > _submitted)
         {
             if (!Range(_submitted, _pending - _submitted, WaitBefore | StartWrite | WaitAfter))
             {
@@ -144,9 +174,10 @@ internal sealed partial class PartFileWriter(SafeFileHandle file, bool direct)
             // Only clean pages are dropped, and these are: the wait above saw them written.
             _ = Fadvise(file, _submitted, _pending - _submitted, DontNeed);
             WrittenBackBytes += _pending - _submitted;
+            _submitted = _pending;
         }
 
-        (_submitted, _pending) = (_pending, _pendingEnd);
+        _pending = _pendingEnd;
     }
 
     private bool Range(long offset, long length, uint flags)

@@ -291,6 +291,42 @@ public sealed class DownloaderTests : IDisposable
     }
 
     [Fact]
+    public async Task While_a_flush_runs_the_writes_go_on_without_waiting_for_the_disk()
+    {
+        var content = RandomNumberGenerator.GetBytes(48 * 1024 * 1024);
+        using var server = new DownloadTestServer(content);
+        var options = Quick();
+        options.FlushBytes = 16 * 1024 * 1024;
+        var flushes = 0;
+        var passed = false;
+
+        // The first flush lasts until the writes went past the 24 MiB writeback range boundary (a range is 8 MiB): the
+        // writes between 16 and 26 MiB happen during it.
+        void SlowFirstFlush(Microsoft.Win32.SafeHandles.SafeFileHandle handle)
+        {
+            if (Interlocked.Increment(ref flushes) == 1)
+            {
+                // Bounded: 30 s at most.
+                for (var i = 0; i < 6000 && !(passed = RandomAccess.GetLength(handle) >= 26 * 1024 * 1024); i++)
+                {
+                    Thread.Sleep(5);
+                }
+            }
+
+            RandomAccess.FlushToDisk(handle);
+        }
+
+        var downloader = new Downloader(_http, options, _time, NullLogger<Downloader>.Instance, null, new Random(1), SlowFirstFlush);
+        var sha = Convert.ToHexStringLower(SHA256.HashData(content));
+
+        Assert.Equal(content, await File.ReadAllBytesAsync(await downloader.DownloadAsync(server.NewRequest, _dir.Path, sha, CancellationToken.None)));
+
+        Assert.True(passed, "the writes did not get past 26 MiB while the first flush ran");
+        Assert.InRange(downloader.Flushes, 2, 3);
+        Assert.True(downloader.WritebackWaitsHeld >= 1, "the writer waited for writeback while the flush ran");
+    }
+
+    [Fact]
     public async Task A_progress_report_that_takes_long_does_not_hold_up_the_bytes_and_still_comes_before_the_end()
     {
         using var server = new DownloadTestServer(_content);

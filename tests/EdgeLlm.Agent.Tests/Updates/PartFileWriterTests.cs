@@ -145,6 +145,65 @@ public sealed class PartFileWriterTests : IDisposable
     }
 
     [Fact]
+    public void While_a_flush_is_in_flight_writeback_starts_but_is_not_waited_for_up_to_the_bound()
+    {
+        Assert.True(OperatingSystem.IsLinux(), "the writeback is a Linux path");
+        const int chunk = 1024 * 1024;
+        const int range = PartFileWriter.WritebackBytes;
+        var content = RandomNumberGenerator.GetBytes(6 * range);
+        PartFileWriter writer;
+        using (var handle = File.OpenHandle(PartPath, FileMode.Create, FileAccess.ReadWrite))
+        {
+            writer = new PartFileWriter(handle, direct: false, maxHeldBytes: 3L * range) { FlushInFlight = true };
+            for (var offset = 0; offset < 4 * range; offset += chunk)
+            {
+                writer.Write(content.AsMemory(offset, chunk), offset);
+            }
+
+            // Ranges 2 and 3 put off their wait (three ranges held); range 4 would make four, so it waits for and drops
+            // the three before it.
+            Assert.Equal(2, writer.WaitsHeld);
+            Assert.Equal(3L * range, writer.WrittenBackBytes);
+            for (var offset = 4 * range; offset < 5 * range; offset += chunk)
+            {
+                writer.Write(content.AsMemory(offset, chunk), offset);
+            }
+
+            Assert.Equal(3, writer.WaitsHeld);
+            Assert.Equal(3L * range, writer.WrittenBackBytes);
+
+            // The flush is done: the next range waits for and drops everything held.
+            writer.FlushInFlight = false;
+            for (var offset = 5 * range; offset < 6 * range; offset += chunk)
+            {
+                writer.Write(content.AsMemory(offset, chunk), offset);
+            }
+        }
+
+        Assert.Equal(3, writer.WaitsHeld);
+        Assert.Equal(5L * range, writer.WrittenBackBytes);
+        var dropped = ResidentFraction(PartPath, 0, 5L * range);
+        Assert.True(dropped < 0.1, $"{dropped:P0} of the written-back ranges is still in the page cache");
+        Assert.Equal(content, File.ReadAllBytes(PartPath));
+    }
+
+    [Fact]
+    public void On_an_artifact_whose_percent_is_larger_than_a_buffer_every_fill_but_the_tail_is_a_whole_buffer()
+    {
+        const int chunk = 2 * 1024 * 1024;
+        const long total = 868_040_704;
+        var fills = new List<int>();
+        for (var offset = 0L; offset < total; offset += fills[^1])
+        {
+            fills.Add(Downloader.FillTarget(offset, total, chunk));
+        }
+
+        Assert.All(fills[..^1], fill => Assert.Equal(chunk, fill));
+        // The last asks for a whole buffer too; the body ends at the artifact's size.
+        Assert.True(fills.Sum(fill => (long)fill) >= total);
+    }
+
+    [Fact]
     public void A_file_that_refuses_sync_file_range_is_still_written_and_says_why()
     {
         // /dev/null takes any write and refuses sync_file_range (ESPIPE), as a pipe or an odd filesystem would.
