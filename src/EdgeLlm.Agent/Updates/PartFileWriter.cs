@@ -13,14 +13,15 @@ namespace EdgeLlm.Agent.Updates;
 /// kernel, hundreds of MB of dirty pages pile up, they go to the device only when the kernel gets to them, and the cache
 /// evicts what the device does need, such as the active model's pages. So every <see cref="WritebackBytes"/> of
 /// contiguous writes the kernel is told to start writing them out (<c>sync_file_range</c>), and the range before that is
-/// waited for and dropped from the cache (<c>posix_fadvise DONTNEED</c>): at most two ranges are in memory (more while an fsync runs, see <see cref="FlushInFlight"/>), the
-/// device gets many requests at once (as a copy's writeback does), and the pages freed are the ones the next writes
-/// take, already touched. Measured against one direct write at a time, which waits for each MiB on the device, the
-/// streamed writes took half the time (docs/benchmarks.md, "Model updates"). Direct writes stay for devices where a
-/// page-cache copy costs more than the wait; the chunks that are not aligned (the first after resuming at an odd offset,
-/// the artifact's tail) go through the page cache. A filesystem that refuses <c>O_DIRECT</c> or <c>sync_file_range</c>
-/// gets plain buffered writes, switched over at the first refusal; so does any OS but Linux. Durability still comes from
-/// the downloader's periodic fsync, which also covers the file's size and extents.
+/// waited for and dropped from the cache (<c>posix_fadvise DONTNEED</c>): at most two ranges are in memory (more
+/// while an fsync runs, see <see cref="FlushInFlight"/>), the device gets many requests at once (as a copy's writeback
+/// does), and the pages freed are the ones the next writes take, already touched. Measured against one direct write at
+/// a time, which waits for each MiB on the device, the streamed writes took half the time (docs/benchmarks.md, "Model
+/// updates"). Direct writes stay for devices where a page-cache copy costs more than the wait; the chunks that are not
+/// aligned (the first after resuming at an odd offset, the artifact's tail) go through the page cache. A filesystem
+/// that refuses <c>O_DIRECT</c> or <c>sync_file_range</c> gets plain buffered writes, switched over at the first
+/// refusal; so does any OS but Linux. Durability still comes from the downloader's periodic fsync, which also covers the
+/// file's size and extents.
 /// </remarks>
 internal sealed partial class PartFileWriter(SafeFileHandle file, bool direct, long maxHeldBytes = PartFileWriter.DefaultMaxHeldBytes)
 {
