@@ -325,7 +325,6 @@ internal sealed class Downloader
                     // The previous fsync must be done (its failure surfaces here as the IOException that ends the attempt),
                     // so at most two flush periods are not yet durable when the power goes.
                     await flushing.ConfigureAwait(false);
-                    writer.FlushInFlight = true;
                     flushing = Task.Run(() => Flush(writer, handle), CancellationToken.None);
                     Flushes++;
                     sinceFlush = 0;
@@ -377,6 +376,7 @@ internal sealed class Downloader
     /// <summary>The periodic fsync, run beside the writes; the writer does not wait for writeback meanwhile.</summary>
     private void Flush(PartFileWriter writer, SafeFileHandle handle)
     {
+        writer.FlushInFlight = true;
         try
         {
             _flushToDisk(handle);

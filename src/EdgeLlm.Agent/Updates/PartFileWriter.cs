@@ -161,21 +161,23 @@ internal sealed partial class PartFileWriter(SafeFileHandle file, bool direct, l
             return;
         }
 
-        if (_pending > _submitted && FlushInFlight && _pendingEnd - _submitted <= maxHeldBytes)
+        if (_pending > _submitted)
         {
-            WaitsHeld++;
-        }
-        else if (_pending > _submitted)
-        {
-            if (!Range(_submitted, _pending - _submitted, WaitBefore | StartWrite | WaitAfter))
+            if (FlushInFlight && _pendingEnd - _submitted <= maxHeldBytes)
+            {
+                WaitsHeld++;
+            }
+            else if (Range(_submitted, _pending - _submitted, WaitBefore | StartWrite | WaitAfter))
+            {
+                // Only clean pages are dropped, and these are: the wait above saw them written.
+                _ = Fadvise(file, _submitted, _pending - _submitted, DontNeed);
+                WrittenBackBytes += _pending - _submitted;
+                _submitted = _pending;
+            }
+            else
             {
                 return;
             }
-
-            // Only clean pages are dropped, and these are: the wait above saw them written.
-            _ = Fadvise(file, _submitted, _pending - _submitted, DontNeed);
-            WrittenBackBytes += _pending - _submitted;
-            _submitted = _pending;
         }
 
         _pending = _pendingEnd;

@@ -301,16 +301,14 @@ public sealed class DownloaderTests : IDisposable
         var passed = false;
 
         // The first flush lasts until the writes went past the 24 MiB writeback range boundary (a range is 8 MiB): the
-        // writes between 16 and 26 MiB happen during it.
+        // writes between 16 and 26 MiB happen during it. The writer has no hook of its own; the part file's length is
+        // what its writes leave. The receive loop waits for this flush only at 32 MiB, after the chunks up to there are
+        // queued for writing, so the length gets there (the 30 s bound is for a broken writer).
         void SlowFirstFlush(Microsoft.Win32.SafeHandles.SafeFileHandle handle)
         {
             if (Interlocked.Increment(ref flushes) == 1)
             {
-                // Bounded: 30 s at most.
-                for (var i = 0; i < 6000 && !(passed = RandomAccess.GetLength(handle) >= 26 * 1024 * 1024); i++)
-                {
-                    Thread.Sleep(5);
-                }
+                passed = SpinWait.SpinUntil(() => RandomAccess.GetLength(handle) >= 26 * 1024 * 1024, TimeSpan.FromSeconds(30));
             }
 
             RandomAccess.FlushToDisk(handle);
