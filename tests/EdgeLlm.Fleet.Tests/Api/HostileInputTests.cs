@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http.Headers;
+using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
 using EdgeLlm.Contracts.Fleet;
@@ -114,6 +115,56 @@ public sealed class HostileInputTests(PostgresFixture postgres)
         Assert.True(failures.Count == 0, string.Join("\n", failures));
     }
 
+    [Fact]
+    public async Task A_declared_body_just_over_the_largest_limit_gets_its_413_and_the_connection_lives_on()
+    {
+        // The telemetry limit is the server-wide one, so the server used to close the connection instead of reading
+        // the refused body: a client still sending it met a broken pipe and never saw the 413.
+        await using var server = await FleetTestServer.StartAsync(StoreKind.Sqlite, postgres);
+        var device = await server.EnrollAsync("drain-1");
+        const int telemetryLimit = 1024 * 1024;
+        const string valid = """{"items":[{"seq":1,"ts":"2025-01-01T00:00:00Z","kind":"metric","name":"t","value":1.5}]}""";
+        var body = Encoding.UTF8.GetBytes(Padded(valid, telemetryLimit));
+
+        using var tcp = new TcpClient();
+        await tcp.ConnectAsync(server.BaseUri.Host, server.BaseUri.Port);
+        var stream = tcp.GetStream();
+        var reader = new RawHttpReader(stream);
+        await stream.WriteAsync(Encoding.ASCII.GetBytes(RequestHead(server.BaseUri, device.Credential, body.Length)));
+
+        // The answer comes before a byte of the body is sent, and the body is still read afterwards.
+        var (status, refusal) = await reader.ReadResponseAsync();
+        Assert.Equal(413, status);
+        Assert.True(IsFleetError(refusal, FleetErrorCodes.TooLarge), refusal);
+        await stream.WriteAsync(body);
+
+        var next = Encoding.UTF8.GetBytes(valid);
+        await stream.WriteAsync(Encoding.ASCII.GetBytes(RequestHead(server.BaseUri, device.Credential, next.Length)));
+        await stream.WriteAsync(next);
+        var (nextStatus, nextBody) = await reader.ReadResponseAsync();
+        Assert.True(nextStatus is >= 200 and < 300, $"{nextStatus} {nextBody}");
+    }
+
+    [Fact]
+    public async Task A_declared_body_far_over_the_limit_is_refused_without_being_read()
+    {
+        await using var server = await FleetTestServer.StartAsync(StoreKind.Sqlite, postgres);
+        var device = await server.EnrollAsync("drain-2");
+        const long declared = (1024 * 1024) + EdgeLlm.Fleet.Api.RequestBody.DrainAllowanceBytes + 1;
+
+        using var tcp = new TcpClient();
+        await tcp.ConnectAsync(server.BaseUri.Host, server.BaseUri.Port);
+        var stream = tcp.GetStream();
+        var reader = new RawHttpReader(stream);
+        await stream.WriteAsync(Encoding.ASCII.GetBytes(RequestHead(server.BaseUri, device.Credential, declared)));
+        var (status, refusal) = await reader.ReadResponseAsync();
+        Assert.Equal(413, status);
+        Assert.True(IsFleetError(refusal, FleetErrorCodes.TooLarge), refusal);
+
+        // The server does not wait for a body it will not read: it closes the connection.
+        Assert.True(await reader.AtEndAsync(), "the connection stayed open for a body far over the limit");
+    }
+
     [Theory]
     [InlineData(StoreKind.Sqlite)]
     [InlineData(StoreKind.Postgres)]
@@ -201,6 +252,10 @@ public sealed class HostileInputTests(PostgresFixture postgres)
         var devices = await FleetTestServer.ReadAsync(await server.Admin.GetAsync(FleetRoutes.Devices), HttpStatusCode.OK, FleetJsonContext.Default.IReadOnlyListDeviceSummary);
         Assert.Equal([Sql[..64], "<b>tag</b>", "ünïcødé ✓"], Assert.Single(devices).Tags);
     }
+
+    private static string RequestHead(Uri server, string credential, long contentLength) =>
+        $"POST {FleetRoutes.Telemetry} HTTP/1.1\r\nHost: {server.Authority}\r\nAuthorization: Bearer {credential}\r\n"
+        + $"Content-Type: application/json\r\nContent-Length: {contentLength}\r\n\r\n";
 
     /// <summary>The valid body with an extra string property of <paramref name="padding"/> characters.</summary>
     private static string Padded(string validJson, int padding) => validJson[..^1] + ",\"pad\":\"" + new string('x', padding) + "\"}";
