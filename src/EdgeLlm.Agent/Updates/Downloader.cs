@@ -92,8 +92,8 @@ internal sealed class Downloader
     /// <summary>Flushes of part files to disk while bytes were arriving (not counting the one that ends each attempt).</summary>
     public int Flushes { get; private set; }
 
-    /// <summary>Writeback waits put off because a flush was in flight (<see cref="PartFileWriter.FlushInFlight"/>).</summary>
-    public int WritebackWaitsHeld { get; private set; }
+    /// <summary>Buffered writes whose writeback was put off because a flush was in flight (<see cref="PartFileWriter.FlushInFlight"/>).</summary>
+    public int WritesHeldForFlush { get; private set; }
 
     public static string PartPath(string dataDir, string sha256) => Path.Combine(dataDir, StagingFolder, sha256 + PartExtension);
 
@@ -359,7 +359,7 @@ internal sealed class Downloader
             await flushing.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             await reports.Last.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             BytesWritten += writer.DirectBytes + writer.BufferedBytes;
-            WritebackWaitsHeld += writer.WaitsHeld;
+            WritesHeldForFlush += writer.WritesHeld;
             DirectBytesWritten += writer.DirectBytes;
             if (writer.DirectRefusal is { } refusal)
             {

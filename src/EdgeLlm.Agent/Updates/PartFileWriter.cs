@@ -29,8 +29,9 @@ internal sealed partial class PartFileWriter(SafeFileHandle file, bool direct, l
     public const int WritebackBytes = 8 * 1024 * 1024;
 
     /// <summary>
-    /// How much written-back data may stay in the page cache, not waited for, while the file's fsync runs
-    /// (<see cref="FlushInFlight"/>): 128 MiB, a flush of a few hundred milliseconds at the speed of a fast disk.
+    /// How much written data may stay in the page cache, its writeback not waited for or not even started, while the
+    /// file's fsync runs (<see cref="FlushInFlight"/>): 128 MiB, a flush of a few hundred milliseconds at the speed of a
+    /// fast disk.
     /// </summary>
     public const long DefaultMaxHeldBytes = 128L * 1024 * 1024;
 
@@ -64,11 +65,13 @@ internal sealed partial class PartFileWriter(SafeFileHandle file, bool direct, l
     private volatile bool _flushInFlight;
 
     /// <summary>
-    /// Set by the downloader while an fsync of the file runs beside the writes. Meanwhile the writer starts the writeback of
-    /// each new range but does not wait for the ones before it (up to <c>maxHeldBytes</c>): a device busy with a cache flush
-    /// (a virtual disk that takes requests one at a time, an SD card) finishes no writeback until the flush is done, and
-    /// waiting would stop the download for the whole flush. The first range after the flush is waited for and dropped
-    /// with everything held before it.
+    /// Set by the downloader while an fsync of the file runs beside the writes. Meanwhile the writer neither starts nor
+    /// waits for writeback (up to <c>maxHeldBytes</c>): its writes stay in the page cache. A device busy with a cache flush
+    /// (a virtual disk that takes requests one at a time, an SD card) finishes no writeback until the flush is done, so
+    /// waiting would stop the download for the whole flush; and even starting writeback blocks then, once the block
+    /// layer's writeback throttling sees the flush's latency (measured: the writer asleep in <c>wbt_wait</c> under
+    /// <c>sync_file_range</c>). The first range after the flush starts the writeback of everything held and waits for
+    /// what was started before it; the range after that waits for the rest.
     /// </summary>
     public bool FlushInFlight
     {
@@ -76,8 +79,8 @@ internal sealed partial class PartFileWriter(SafeFileHandle file, bool direct, l
         set => _flushInFlight = value;
     }
 
-    /// <summary>Ranges whose wait was put off because a flush was in flight.</summary>
-    public int WaitsHeld { get; private set; }
+    /// <summary>Buffered writes after which writeback was put off because a flush was in flight.</summary>
+    public int WritesHeld { get; private set; }
 
     /// <summary>Bytes written past the page cache so far.</summary>
     public long DirectBytes { get; private set; }
@@ -133,8 +136,8 @@ internal sealed partial class PartFileWriter(SafeFileHandle file, bool direct, l
 
     /// <summary>
     /// After a buffered write: once <see cref="WritebackBytes"/> of contiguous writes are waiting, starts their writeback,
-    /// then waits for the ranges started before them and drops them from the page cache (unless a flush is in flight,
-    /// <see cref="FlushInFlight"/>). A write somewhere else (a resume at another offset) starts a new range; what was
+    /// then waits for the ranges started before them and drops them from the page cache (neither while a flush is in
+    /// flight, <see cref="FlushInFlight"/>). A write somewhere else (a resume at another offset) starts a new range; what was
     /// started before it is left to the kernel.
     /// </summary>
     /// <exception cref="IOException">The device failed the writeback of a range (EIO, ENOSPC): its bytes are not on disk.</exception>
@@ -156,6 +159,12 @@ internal sealed partial class PartFileWriter(SafeFileHandle file, bool direct, l
             return;
         }
 
+        if (FlushInFlight && _pendingEnd - _submitted <= maxHeldBytes)
+        {
+            WritesHeld++;
+            return;
+        }
+
         if (!Range(_pending, _pendingEnd - _pending, StartWrite))
         {
             return;
@@ -163,11 +172,7 @@ internal sealed partial class PartFileWriter(SafeFileHandle file, bool direct, l
 
         if (_pending > _submitted)
         {
-            if (FlushInFlight && _pendingEnd - _submitted <= maxHeldBytes)
-            {
-                WaitsHeld++;
-            }
-            else if (Range(_submitted, _pending - _submitted, WaitBefore | StartWrite | WaitAfter))
+            if (Range(_submitted, _pending - _submitted, WaitBefore | StartWrite | WaitAfter))
             {
                 // Only clean pages are dropped, and these are: the wait above saw them written.
                 _ = Fadvise(file, _submitted, _pending - _submitted, DontNeed);
