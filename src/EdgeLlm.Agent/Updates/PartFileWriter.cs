@@ -172,20 +172,17 @@ internal sealed partial class PartFileWriter(SafeFileHandle file, bool direct, l
 
         if (_pending > _submitted)
         {
-            if (Range(_submitted, _pending - _submitted, WaitBefore | StartWrite | WaitAfter))
-            {
-                // Only clean pages are dropped, and these are: the wait above saw them written.
-                _ = Fadvise(file, _submitted, _pending - _submitted, DontNeed);
-                WrittenBackBytes += _pending - _submitted;
-                _submitted = _pending;
-            }
-            else
+            if (!Range(_submitted, _pending - _submitted, WaitBefore | StartWrite | WaitAfter))
             {
                 return;
             }
+
+            // Only clean pages are dropped, and these are: the wait above saw them written.
+            _ = Fadvise(file, _submitted, _pending - _submitted, DontNeed);
+            WrittenBackBytes += _pending - _submitted;
         }
 
-        _pending = _pendingEnd;
+        (_submitted, _pending) = (_pending, _pendingEnd);
     }
 
     private bool Range(long offset, long length, uint flags)

@@ -1,7 +1,6 @@
 using System.Buffers;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
-using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Net.Http.Headers;
 
 namespace EdgeLlm.Fleet.Api;
@@ -16,13 +15,6 @@ internal readonly record struct Body<T>(T? Value, IResult? Error, byte[] Raw)
 /// </summary>
 internal static class RequestBody
 {
-    /// <summary>
-    /// How far over its limit a declared body may be and still be read and thrown away after the 413. A client that
-    /// sends its whole body before reading (no <c>Expect: 100-continue</c>) then reads the answer instead of a broken
-    /// pipe; a larger body has its connection closed, which HTTP allows.
-    /// </summary>
-    internal const long DrainAllowanceBytes = 1024 * 1024;
-
     /// <summary>A JSON body of type <typeparamref name="T"/>; <c>application/json</c> only, at most <paramref name="maxBytes"/>.</summary>
     public static async Task<Body<T>> ReadJsonAsync<T>(HttpRequest request, JsonTypeInfo<T> type, int maxBytes, CancellationToken cancellationToken)
         where T : class
@@ -61,9 +53,8 @@ internal static class RequestBody
     /// <summary>The whole body, at most <paramref name="maxBytes"/>; empty bodies are refused.</summary>
     public static async Task<(byte[] Bytes, IResult? Error)> ReadBytesAsync(HttpRequest request, int maxBytes, CancellationToken cancellationToken)
     {
-        if (request.ContentLength is { } declared && declared > maxBytes)
+        if (request.ContentLength > maxBytes)
         {
-            AllowDrain(request.HttpContext, declared, maxBytes);
             return ([], TooLarge(maxBytes));
         }
 
@@ -111,20 +102,6 @@ internal static class RequestBody
         finally
         {
             ArrayPool<byte>.Shared.Return(buffer);
-        }
-    }
-
-    /// <summary>
-    /// Lets the server read and discard a refused body that is at most <see cref="DrainAllowanceBytes"/> over the
-    /// route's limit: above the server-wide limit it would close the connection under the client's feet instead.
-    /// </summary>
-    private static void AllowDrain(HttpContext context, long declared, int maxBytes)
-    {
-        if (declared - maxBytes <= DrainAllowanceBytes
-            && context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit
-            && limit.MaxRequestBodySize < declared)
-        {
-            limit.MaxRequestBodySize = declared;
         }
     }
 

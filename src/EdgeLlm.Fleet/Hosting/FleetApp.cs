@@ -15,6 +15,13 @@ namespace EdgeLlm.Fleet.Hosting;
 /// <summary>Builds the fleet server: <c>edgellm-fleet [--urls URL] [--data-dir DIR | --postgres CONNSTRING]</c>.</summary>
 internal static class FleetApp
 {
+    /// <summary>
+    /// How far past the largest route limit the server still reads a body, to throw it away after the route's 413. A
+    /// client that sends its whole body before reading (no <c>Expect: 100-continue</c>) then reads the answer instead of
+    /// a broken pipe; a larger body has its connection closed, which HTTP allows.
+    /// </summary>
+    internal const long DrainAllowanceBytes = 1024 * 1024;
+
     /// <summary>Where the server listens when nothing says otherwise.</summary>
     public const string DefaultUrl = "http://127.0.0.1:8080";
 
@@ -63,8 +70,9 @@ internal static class FleetApp
         services.AddSingleton<IValidateOptions<FleetOptions>, FleetOptionsValidator>();
         services.AddOptions<KestrelServerOptions>().Configure<IOptions<FleetOptions>>((kestrel, fleet) =>
         {
-            // The largest body any route accepts; routes enforce their own, smaller limits on top.
-            kestrel.Limits.MaxRequestBodySize = Math.Max(fleet.Value.MaxTelemetryBodyBytes, fleet.Value.MaxBodyBytes);
+            // The largest body any route accepts, plus room to read and throw away a refused body just over it; routes
+            // enforce their own limits on top.
+            kestrel.Limits.MaxRequestBodySize = Math.Max(fleet.Value.MaxTelemetryBodyBytes, fleet.Value.MaxBodyBytes) + DrainAllowanceBytes;
             kestrel.AddServerHeader = false;
         });
         services.AddSingleton(CreateStore);

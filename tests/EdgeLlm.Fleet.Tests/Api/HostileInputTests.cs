@@ -150,7 +150,7 @@ public sealed class HostileInputTests(PostgresFixture postgres)
     {
         await using var server = await FleetTestServer.StartAsync(StoreKind.Sqlite, postgres);
         var device = await server.EnrollAsync("drain-2");
-        const long declared = (1024 * 1024) + EdgeLlm.Fleet.Api.RequestBody.DrainAllowanceBytes + 1;
+        const long declared = (1024 * 1024) + EdgeLlm.Fleet.Hosting.FleetApp.DrainAllowanceBytes + 1;
 
         using var tcp = new TcpClient();
         await tcp.ConnectAsync(server.BaseUri.Host, server.BaseUri.Port);
